@@ -1,0 +1,153 @@
+// The contract between Skiff and the runtime it runs on. Everything above
+// src/platform/ sees only these types; each runtime implements them in one file.
+
+export type RuntimeName = "node" | "deno" | "bun";
+
+/** Callbacks for one TCP socket. Set once with `TcpSocket.start()`. */
+export interface TcpSocketHandlers {
+  /** Bytes arrived. The chunk belongs to the callee from now on (the platform never reuses it). */
+  data(chunk: Uint8Array): void;
+  /** The peer shut its write side (TCP FIN). Our write side stays open until `end()`. */
+  end(): void;
+  /** After `write()` returned false: the socket can take more. */
+  drain(): void;
+  /** The socket is fully closed. `error` is set when it failed (reset, timeout). Called exactly once. */
+  close(error?: Error): void;
+}
+
+export interface TcpSocket {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /**
+   * Attach handlers and start reading. Until start() no data is read, so a
+   * caller can decide where bytes go before the first one arrives.
+   */
+  start(handlers: TcpSocketHandlers): void;
+  /**
+   * Queue bytes for sending. Returns false when the caller should stop writing
+   * until `drain`; the bytes were still accepted. The chunk must not be changed afterwards.
+   */
+  write(chunk: Uint8Array): boolean;
+  /** Stop delivering `data` (the kernel window then pushes back on the peer). */
+  pause(): void;
+  resume(): void;
+  /** Half-close: send FIN after the queued bytes. Reading continues. */
+  end(): void;
+  /** Close both directions now, dropping queued bytes. Idempotent. */
+  destroy(): void;
+}
+
+export interface TcpListener {
+  readonly port: number;
+  readonly hostname: string;
+  /** Stop accepting. Open sockets are not touched. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface ListenTcpOptions {
+  hostname: string;
+  /** 0 picks a free port; read it back from `TcpListener.port`. */
+  port: number;
+}
+
+export interface DialTcpOptions {
+  hostname: string;
+  port: number;
+  /** Give up after this long (milliseconds). */
+  timeoutMs?: number;
+}
+
+/** Callbacks for one WebSocket, on either end. Binary messages only. */
+export interface WebSocketHandlers {
+  /** The socket is open and `ws` can send. Called once, before any message. */
+  open(ws: WebSocketConn): void;
+  /** One binary message. The bytes belong to the callee. Text messages arrive UTF-8 encoded with `text: true`. */
+  message(data: Uint8Array, text: boolean): void;
+  /** Closed, by either side or by a failure. Called exactly once. */
+  close(code: number, reason: string): void;
+}
+
+export interface WebSocketConn {
+  /** Queue one binary message. Never drops: callers bound what they queue using `bufferedAmount`. */
+  send(data: Uint8Array): void;
+  /** Bytes queued by send() and not yet handed to the kernel (an estimate on some runtimes). */
+  readonly bufferedAmount: number;
+  /** Resolves once `bufferedAmount <= threshold`, or when the socket closes. */
+  waitForDrain(threshold: number): Promise<void>;
+  /** Start the closing handshake. Idempotent. */
+  close(code?: number, reason?: string): void;
+}
+
+export interface ConnectWebSocketOptions {
+  headers?: Record<string, string>;
+  /** PEM CA certificates to trust for a `wss://` URL, in addition to the system ones. */
+  caCertificates?: string[];
+  /** Give up on the opening handshake after this long (milliseconds). */
+  timeoutMs?: number;
+  handlers: WebSocketHandlers;
+}
+
+export interface RequestInfo {
+  remoteAddress: string;
+}
+
+export interface ServeHttpOptions {
+  hostname: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Serve `https://` and `wss://` with this certificate chain and key (PEM). */
+  tls?: { certificatePem: string; privateKeyPem: string };
+  /** Largest WebSocket message accepted, in bytes; a larger one closes the socket with 1009. */
+  maxMessageBytes: number;
+  /** Ordinary HTTP requests. */
+  fetch(request: Request, info: RequestInfo): Response | Promise<Response>;
+  /**
+   * A request asking for a WebSocket upgrade. Return handlers to accept it, or
+   * a Response to refuse it with that answer.
+   */
+  upgrade(request: Request, info: RequestInfo): WebSocketHandlers | Response | Promise<WebSocketHandlers | Response>;
+}
+
+export interface HttpServer {
+  readonly port: number;
+  readonly hostname: string;
+  /** Stop accepting and close open WebSockets. Idempotent. */
+  close(): Promise<void>;
+}
+
+export type Signal = "SIGINT" | "SIGTERM";
+
+export interface Platform {
+  readonly runtime: RuntimeName;
+  /** Runtime version, e.g. "20.20.2". */
+  readonly version: string;
+
+  listenTcp(options: ListenTcpOptions, onSocket: (socket: TcpSocket) => void): Promise<TcpListener>;
+  dialTcp(options: DialTcpOptions): Promise<TcpSocket>;
+  serveHttp(options: ServeHttpOptions): Promise<HttpServer>;
+  connectWebSocket(url: string, options: ConnectWebSocketOptions): Promise<WebSocketConn>;
+
+  readTextFile(path: string): Promise<string>;
+  /** Undefined when the file does not exist. */
+  readTextFileIfExists(path: string): Promise<string | undefined>;
+  /** Write atomically (temp file + rename) with mode 0600: readable by the owner only. */
+  writePrivateFile(path: string, text: string): Promise<void>;
+  /** Create a directory (and parents) with mode 0700. */
+  makePrivateDir(path: string): Promise<void>;
+  removeFile(path: string): Promise<void>;
+  /** File mode bits (e.g. 0o600), or undefined when missing. */
+  fileMode(path: string): Promise<number | undefined>;
+  /** Absolute form of a path, against the current directory. */
+  resolvePath(...segments: string[]): string;
+  dirname(path: string): string;
+
+  env(name: string): string | undefined;
+  /** Command-line arguments after the script name. */
+  args(): string[];
+  onSignal(signal: Signal, handler: () => void): () => void;
+  exit(code: number): never;
+  /** Resident set size of this process in bytes. */
+  memoryRss(): number;
+  writeStdout(text: string): void;
+  writeStderr(text: string): void;
+}
