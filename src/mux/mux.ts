@@ -1,0 +1,483 @@
+// Streams over one link: ids, per-stream credit windows, half-close and reset.
+// No I/O: the link feeds received messages in with receive() and pulls
+// outgoing messages with takeMessage() at the pace its socket allows.
+
+import { ProtocolError } from "../errors.ts";
+import { Deque } from "../core/deque.ts";
+import {
+  decodeFrames,
+  decodeReason,
+  decodeU32,
+  EMPTY,
+  encodeReason,
+  encodeU32,
+  type Frame,
+  FrameType,
+  frameTypeName,
+  MAX_DATA_PAYLOAD,
+  MAX_MESSAGE_BYTES,
+  writeFrame,
+  frameSize,
+} from "../protocol/frames.ts";
+import { decodeOpen, encodeOpen, type Open, ResetCode, resetCodeName } from "../protocol/messages.ts";
+
+export interface MuxOptions {
+  /** The dialer of the link opens odd stream ids, the acceptor even ones, so ids never collide. */
+  role: "dialer" | "acceptor";
+  /** How many bytes each stream may have in flight towards us (our receive window). */
+  windowBytes: number;
+  /** How many concurrent streams we accept from the peer. */
+  maxStreams: number;
+  /** Frames are waiting; call takeMessage() until it returns undefined. */
+  onOutput(): void;
+  /** The peer opened a stream. Set its handlers now or later; data is held until then. */
+  onStream(stream: MuxStream, open: Open): void;
+  /** A control frame (Hello, Ping, Pong, Close, Advert) arrived. */
+  onControl(type: FrameType, payload: Uint8Array): void;
+}
+
+export interface StreamHandlers {
+  /** Bytes from the peer. Call `stream.consumed(n)` once they have left this process. */
+  data(chunk: Uint8Array): void;
+  /** The peer will send no more data (half-close). */
+  end(): void;
+  /** After write() returned false: the stream can take more. */
+  drain(): void;
+  /** The stream was reset by the peer or because the link went down. Final. */
+  reset(code: number, reason: string): void;
+  /** The far end reached its server (streams we opened only). */
+  accepted?(): void;
+}
+
+interface QueuedFrame {
+  type: FrameType;
+  stream: MuxStream | undefined;
+  streamId: number;
+  payload: Uint8Array;
+}
+
+export interface MuxCounters {
+  streamsOpened: number;
+  streamsAccepted: number;
+  streamsRefused: number;
+  bytesSent: number;
+  bytesReceived: number;
+}
+
+export class Mux {
+  readonly #options: MuxOptions;
+  readonly #streams = new Map<number, MuxStream>();
+  /** Control frames go first; stream frames keep their order among themselves. */
+  readonly #urgent = new Deque<QueuedFrame>();
+  readonly #ordered = new Deque<QueuedFrame>();
+  #nextLocalId: number;
+  #highestLocalId = 0;
+  #highestPeerId = 0;
+  #peerWindow = 0;
+  #peerMaxStreams = 0;
+  #localStreams = 0;
+  #aborted: string | undefined;
+  #outputScheduled = false;
+  readonly counters: MuxCounters = { streamsOpened: 0, streamsAccepted: 0, streamsRefused: 0, bytesSent: 0, bytesReceived: 0 };
+
+  constructor(options: MuxOptions) {
+    this.#options = options;
+    this.#nextLocalId = options.role === "dialer" ? 1 : 2;
+  }
+
+  get windowBytes(): number {
+    return this.#options.windowBytes;
+  }
+
+  get streamCount(): number {
+    return this.#streams.size;
+  }
+
+  /** Limits the peer announced in its Hello; streams cannot be opened before. */
+  setPeerLimits(windowBytes: number, maxStreams: number): void {
+    this.#peerWindow = windowBytes;
+    this.#peerMaxStreams = maxStreams;
+  }
+
+  /** Open a stream to the peer. Data may be written at once; it flows as credit allows. */
+  openStream(open: Open): MuxStream {
+    if (this.#aborted !== undefined) throw new ProtocolError(`link is closed: ${this.#aborted}`);
+    if (this.#peerWindow === 0) throw new Error("openStream() before the peer's Hello");
+    if (this.#localStreams >= this.#peerMaxStreams) {
+      throw new StreamLimitError(`the peer accepts at most ${this.#peerMaxStreams} streams on this link`);
+    }
+    const id = this.#nextLocalId;
+    if (id > 0xffff_fffe) throw new StreamLimitError("stream ids on this link are exhausted; reconnect the link");
+    this.#nextLocalId += 2;
+    this.#highestLocalId = id;
+    const stream = new MuxStream(this, id, true, this.#peerWindow, this.#options.windowBytes);
+    this.#streams.set(id, stream);
+    this.#localStreams++;
+    this.counters.streamsOpened++;
+    this.enqueue(FrameType.Open, stream, encodeOpen(open), false);
+    return stream;
+  }
+
+  /** Queue a control frame on stream 0. */
+  sendControl(type: FrameType, payload: Uint8Array): void {
+    if (this.#aborted !== undefined) return;
+    this.#urgent.push({ type, stream: undefined, streamId: 0, payload });
+    this.#scheduleOutput();
+  }
+
+  /** True while frames are waiting for takeMessage(). */
+  get hasOutput(): boolean {
+    return this.#urgent.size > 0 || this.#ordered.size > 0;
+  }
+
+  /**
+   * The next link message: as many queued frames as fit in `maxBytes`.
+   * Frames of streams reset meanwhile are dropped here.
+   */
+  takeMessage(maxBytes: number = MAX_MESSAGE_BYTES): Uint8Array | undefined {
+    const picked: QueuedFrame[] = [];
+    let size = 0;
+    for (const queue of [this.#urgent, this.#ordered]) {
+      for (let next = queue.peek(); next !== undefined; next = queue.peek()) {
+        if (next.stream !== undefined && next.stream.resetSent && next.type !== FrameType.Reset) {
+          queue.shift();
+          continue;
+        }
+        const bytes = frameSize(next.payload.byteLength);
+        if (size + bytes > maxBytes) break;
+        picked.push(next);
+        size += bytes;
+        queue.shift();
+      }
+      if (size >= maxBytes - 64) break;
+    }
+    if (picked.length === 0) return undefined;
+    const message = new Uint8Array(size);
+    let offset = 0;
+    for (const frame of picked) {
+      offset = writeFrame(message, offset, frame.type, frame.streamId, frame.payload);
+      if (frame.type === FrameType.Data) this.counters.bytesSent += frame.payload.byteLength;
+    }
+    return message;
+  }
+
+  /** Handle one link message from the peer. Throws ProtocolError when the peer broke the protocol. */
+  receive(message: Uint8Array): void {
+    if (this.#aborted !== undefined) return;
+    decodeFrames(message, (frame) => this.#receiveFrame(frame));
+  }
+
+  /** The link is gone: reset every stream locally. Idempotent. */
+  abort(reason: string): void {
+    if (this.#aborted !== undefined) return;
+    this.#aborted = reason;
+    this.#urgent.clear();
+    this.#ordered.clear();
+    const streams = [...this.#streams.values()];
+    this.#streams.clear();
+    for (const stream of streams) stream.resetLocally(ResetCode.LinkLost, `link lost: ${reason}`);
+  }
+
+  // ---- used by MuxStream ----
+
+  /** @internal */
+  enqueue(type: FrameType, stream: MuxStream, payload: Uint8Array, urgent: boolean): void {
+    if (this.#aborted !== undefined) return;
+    (urgent ? this.#urgent : this.#ordered).push({ type, stream, streamId: stream.id, payload });
+    this.#scheduleOutput();
+  }
+
+  /** @internal */
+  forget(stream: MuxStream): void {
+    if (this.#streams.get(stream.id) !== stream) return;
+    this.#streams.delete(stream.id);
+    if (stream.locallyOpened) this.#localStreams--;
+  }
+
+  #scheduleOutput(): void {
+    // Many frames are often queued in one turn (a read, a batch of credits):
+    // tell the link once, after the turn, so it can pack them into few messages.
+    if (this.#outputScheduled) return;
+    this.#outputScheduled = true;
+    queueMicrotask(() => {
+      this.#outputScheduled = false;
+      if (this.hasOutput) this.#options.onOutput();
+    });
+  }
+
+  #receiveFrame(frame: Frame): void {
+    switch (frame.type) {
+      case FrameType.Hello:
+      case FrameType.Ping:
+      case FrameType.Pong:
+      case FrameType.Close:
+      case FrameType.Advert:
+        this.#options.onControl(frame.type, frame.payload);
+        return;
+      case FrameType.Open:
+        this.#receiveOpen(frame);
+        return;
+    }
+    const stream = this.#streams.get(frame.stream);
+    if (stream === undefined) {
+      if (this.#wasOpened(frame.stream)) return; // a frame that crossed our reset or close: harmless
+      throw new ProtocolError(`${frameTypeName(frame.type)} frame for stream ${frame.stream}, which was never opened`);
+    }
+    switch (frame.type) {
+      case FrameType.Data:
+        this.counters.bytesReceived += frame.payload.byteLength;
+        stream.receiveData(frame.payload);
+        return;
+      case FrameType.Credit:
+        stream.receiveCredit(decodeU32(frame.payload));
+        return;
+      case FrameType.Fin:
+        stream.receiveFin();
+        return;
+      case FrameType.Accept:
+        if (!stream.locallyOpened) throw new ProtocolError(`Accept frame for stream ${frame.stream}, which the peer opened`);
+        stream.receiveAccept();
+        return;
+      case FrameType.Reset: {
+        const { code, reason } = decodeReason(frame.payload);
+        this.forget(stream);
+        stream.resetLocally(code, reason);
+        return;
+      }
+    }
+  }
+
+  #receiveOpen(frame: Frame): void {
+    const id = frame.stream;
+    const peerParity = this.#options.role === "dialer" ? 0 : 1;
+    if (id % 2 !== peerParity) throw new ProtocolError(`peer opened stream ${id}, which has our parity`);
+    if (id <= this.#highestPeerId) throw new ProtocolError(`peer reopened stream ${id} (ids must increase)`);
+    if (this.#peerWindow === 0) throw new ProtocolError("Open frame before Hello");
+    this.#highestPeerId = id;
+    const open = decodeOpen(frame.payload);
+    const stream = new MuxStream(this, id, false, this.#peerWindow, this.#options.windowBytes);
+    if (this.#streams.size - this.#localStreams >= this.#options.maxStreams) {
+      this.counters.streamsRefused++;
+      stream.reset(ResetCode.Limit, `stream limit reached: this link accepts at most ${this.#options.maxStreams} streams`);
+      return;
+    }
+    this.#streams.set(id, stream);
+    this.counters.streamsAccepted++;
+    this.#options.onStream(stream, open);
+  }
+
+  #wasOpened(id: number): boolean {
+    const peerParity = this.#options.role === "dialer" ? 0 : 1;
+    return id % 2 === peerParity ? id <= this.#highestPeerId : id <= this.#highestLocalId;
+  }
+}
+
+/** Raised by openStream() when the peer's stream limit is reached. */
+export class StreamLimitError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StreamLimitError";
+  }
+}
+
+const MAX_CREDIT = 0x7fff_ffff;
+
+export class MuxStream {
+  readonly id: number;
+  readonly locallyOpened: boolean;
+  readonly #mux: Mux;
+  readonly #window: number;
+  #handlers: StreamHandlers | undefined;
+  /** Bytes the peer still lets us send. */
+  #sendCredit: number;
+  readonly #pending = new Deque<Uint8Array>();
+  #pendingBytes = 0;
+  #needDrain = false;
+  #endRequested = false;
+  #finSent = false;
+  #finReceived = false;
+  /** Bytes the peer may still send us before it needs more credit. */
+  #recvAllowance: number;
+  /** Bytes consumed by the application and not yet credited back. */
+  #unacked = 0;
+  /** Data (and the end) held until handlers are set. */
+  #inbox: Deque<Uint8Array> | undefined = new Deque<Uint8Array>();
+  #inboxEnd = false;
+  #accepted = false;
+  #lateReset: { code: number; reason: string } | undefined;
+  resetSent = false;
+  #done = false;
+
+  constructor(mux: Mux, id: number, locallyOpened: boolean, sendCredit: number, window: number) {
+    this.#mux = mux;
+    this.id = id;
+    this.locallyOpened = locallyOpened;
+    this.#sendCredit = sendCredit;
+    this.#window = window;
+    this.#recvAllowance = window;
+  }
+
+  /** True once reset or both directions have ended. */
+  get isDone(): boolean {
+    return this.#done;
+  }
+
+  /** Bytes written but still waiting for credit. */
+  get pendingBytes(): number {
+    return this.#pendingBytes;
+  }
+
+  setHandlers(handlers: StreamHandlers): void {
+    this.#handlers = handlers;
+    const inbox = this.#inbox;
+    this.#inbox = undefined;
+    if (this.#accepted) handlers.accepted?.();
+    if (inbox !== undefined) {
+      for (let chunk = inbox.shift(); chunk !== undefined; chunk = inbox.shift()) handlers.data(chunk);
+    }
+    if (this.#inboxEnd) handlers.end();
+    const lateReset = this.#lateReset;
+    if (lateReset !== undefined) {
+      this.#lateReset = undefined;
+      handlers.reset(lateReset.code, lateReset.reason);
+    }
+  }
+
+  /**
+   * Send bytes. Returns false when the caller should wait for `drain`: the
+   * bytes were accepted, but the peer's window is used up.
+   */
+  write(chunk: Uint8Array): boolean {
+    if (this.#done || this.#endRequested) return false;
+    if (chunk.byteLength > 0) {
+      this.#pending.push(chunk);
+      this.#pendingBytes += chunk.byteLength;
+      this.#flush();
+    }
+    const writable = this.#pendingBytes === 0 && this.#sendCredit > 0;
+    if (!writable) this.#needDrain = true;
+    return writable;
+  }
+
+  /** Half-close: no more data from us. The peer can keep sending. */
+  end(): void {
+    if (this.#done || this.#endRequested) return;
+    this.#endRequested = true;
+    this.#flush();
+  }
+
+  /** Tell the peer the far server was reached (streams the peer opened). */
+  accept(): void {
+    if (this.#done || this.locallyOpened) return;
+    this.#mux.enqueue(FrameType.Accept, this, EMPTY, false);
+  }
+
+  /** Abort the stream in both directions, telling the peer why. Idempotent. */
+  reset(code: number, reason: string): void {
+    if (this.#done) return;
+    this.#finish();
+    this.resetSent = true;
+    this.#mux.enqueue(FrameType.Reset, this, encodeReason(code, reason), true);
+  }
+
+  /** The application delivered `bytes` received bytes onwards: the peer may send that many more. */
+  consumed(bytes: number): void {
+    if (this.#done || this.#finReceived) return;
+    this.#unacked += bytes;
+    if (this.#unacked >= this.#window / 4) {
+      const grant = this.#unacked;
+      this.#unacked = 0;
+      this.#recvAllowance += grant;
+      this.#mux.enqueue(FrameType.Credit, this, encodeU32(grant), true);
+    }
+  }
+
+  // ---- called by Mux ----
+
+  /** @internal */
+  receiveData(payload: Uint8Array): void {
+    if (this.#done) return;
+    if (this.#finReceived) throw new ProtocolError(`Data frame on stream ${this.id} after its Fin`);
+    if (payload.byteLength > this.#recvAllowance) {
+      throw new ProtocolError(
+        `stream ${this.id} sent ${payload.byteLength} bytes with only ${this.#recvAllowance} bytes of credit left (window ${this.#window})`,
+      );
+    }
+    this.#recvAllowance -= payload.byteLength;
+    if (payload.byteLength === 0) return;
+    // The payload is a view into the link message; the message buffer is not reused, so no copy is needed.
+    if (this.#inbox !== undefined) this.#inbox.push(payload);
+    else this.#handlers!.data(payload);
+  }
+
+  /** @internal */
+  receiveCredit(increment: number): void {
+    if (this.#done) return;
+    if (this.#sendCredit + increment > MAX_CREDIT) {
+      throw new ProtocolError(`stream ${this.id} credit overflow (${this.#sendCredit} + ${increment})`);
+    }
+    this.#sendCredit += increment;
+    this.#flush();
+  }
+
+  /** @internal */
+  receiveFin(): void {
+    if (this.#done) return;
+    if (this.#finReceived) throw new ProtocolError(`second Fin on stream ${this.id}`);
+    this.#finReceived = true;
+    if (this.#inbox !== undefined) this.#inboxEnd = true;
+    else this.#handlers!.end();
+    this.#maybeDone();
+  }
+
+  /** @internal */
+  receiveAccept(): void {
+    if (this.#accepted) throw new ProtocolError(`second Accept on stream ${this.id}`);
+    this.#accepted = true;
+    if (this.#handlers !== undefined) this.#handlers.accepted?.();
+  }
+
+  /** @internal The stream ends without sending anything (peer reset, link lost). */
+  resetLocally(code: number, reason: string): void {
+    if (this.#done) return;
+    this.#finish();
+    const text = reason || resetCodeName(code);
+    if (this.#handlers !== undefined) this.#handlers.reset(code, text);
+    else this.#lateReset = { code, reason: text }; // nobody attached yet: tell them when they are
+  }
+
+  #flush(): void {
+    while (this.#pendingBytes > 0 && this.#sendCredit > 0) {
+      let chunk = this.#pending.shift()!;
+      const allowed = Math.min(this.#sendCredit, MAX_DATA_PAYLOAD);
+      if (chunk.byteLength > allowed) {
+        this.#pending.unshift(chunk.subarray(allowed));
+        chunk = chunk.subarray(0, allowed);
+      }
+      this.#pendingBytes -= chunk.byteLength;
+      this.#sendCredit -= chunk.byteLength;
+      this.#mux.enqueue(FrameType.Data, this, chunk, false);
+    }
+    if (this.#endRequested && !this.#finSent && this.#pendingBytes === 0) {
+      this.#finSent = true;
+      this.#mux.enqueue(FrameType.Fin, this, EMPTY, false);
+      this.#maybeDone();
+      return;
+    }
+    if (this.#needDrain && this.#pendingBytes === 0 && this.#sendCredit > 0 && !this.#endRequested) {
+      this.#needDrain = false;
+      this.#handlers?.drain();
+    }
+  }
+
+  #maybeDone(): void {
+    if (this.#finSent && this.#finReceived) this.#finish();
+  }
+
+  #finish(): void {
+    this.#done = true;
+    this.#pending.clear();
+    this.#pendingBytes = 0;
+    this.#mux.forget(this);
+  }
+}

@@ -1,0 +1,243 @@
+import { describe, expect, it } from "vitest";
+import { Mux, type MuxStream, type StreamHandlers } from "../../../src/mux/mux.ts";
+import { encodeFrame, FrameType, encodeU32 } from "../../../src/protocol/frames.ts";
+import { encodeOpen, type Open, ResetCode } from "../../../src/protocol/messages.ts";
+import { ProtocolError } from "../../../src/errors.ts";
+
+const WINDOW = 65536;
+
+/** Two muxes joined in memory; pump() moves messages until both are quiet. */
+function pair(options: { window?: number; maxStreams?: number } = {}) {
+  const accepted: { stream: MuxStream; open: Open }[] = [];
+  const make = (role: "dialer" | "acceptor") =>
+    new Mux({
+      role,
+      windowBytes: options.window ?? WINDOW,
+      maxStreams: options.maxStreams ?? 100,
+      onOutput: () => {},
+      onStream: (stream, open) => accepted.push({ stream, open }),
+      onControl: () => {},
+    });
+  const a = make("dialer");
+  const b = make("acceptor");
+  a.setPeerLimits(options.window ?? WINDOW, options.maxStreams ?? 100);
+  b.setPeerLimits(options.window ?? WINDOW, options.maxStreams ?? 100);
+  const pump = () => {
+    for (let moved = true; moved; ) {
+      moved = false;
+      for (const [from, to] of [[a, b], [b, a]] as const) {
+        for (let m = from.takeMessage(); m !== undefined; m = from.takeMessage()) {
+          to.receive(m);
+          moved = true;
+        }
+      }
+    }
+  };
+  return { a, b, accepted, pump };
+}
+
+function recorder(stream: MuxStream, options: { autoConsume?: boolean } = {}) {
+  const log = { bytes: 0, chunks: [] as Uint8Array[], ended: false, drains: 0, reset: undefined as undefined | { code: number; reason: string }, accepted: false };
+  const handlers: StreamHandlers = {
+    data(chunk) {
+      log.bytes += chunk.byteLength;
+      log.chunks.push(chunk.slice());
+      if (options.autoConsume ?? true) stream.consumed(chunk.byteLength);
+    },
+    end: () => (log.ended = true),
+    drain: () => log.drains++,
+    reset: (code, reason) => (log.reset = { code, reason }),
+    accepted: () => (log.accepted = true),
+  };
+  stream.setHandlers(handlers);
+  return log;
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
+  let o = 0;
+  for (const c of chunks) (out.set(c, o), (o += c.byteLength));
+  return out;
+}
+
+describe("Mux", () => {
+  it("opens a stream and carries data both ways with the routing key", () => {
+    const { a, accepted, pump } = pair();
+    const s = a.openStream({ routingKey: "backend" });
+    const fromB = recorder(s);
+    s.write(new TextEncoder().encode("hello"));
+    pump();
+    expect(accepted).toHaveLength(1);
+    expect(accepted[0]!.open).toEqual({ routingKey: "backend" });
+    const peer = accepted[0]!.stream;
+    const fromA = recorder(peer);
+    peer.accept();
+    peer.write(new TextEncoder().encode("world"));
+    pump();
+    expect(new TextDecoder().decode(concat(fromA.chunks))).toBe("hello");
+    expect(new TextDecoder().decode(concat(fromB.chunks))).toBe("world");
+    expect(fromB.accepted).toBe(true);
+  });
+
+  it("holds data that arrives before the handlers are set", () => {
+    const { a, accepted, pump } = pair();
+    const s = a.openStream({ routingKey: "k" });
+    recorder(s);
+    s.write(new Uint8Array([1, 2, 3]));
+    s.end();
+    pump();
+    const log = recorder(accepted[0]!.stream);
+    expect(concat(log.chunks)).toEqual(new Uint8Array([1, 2, 3]));
+    expect(log.ended).toBe(true);
+  });
+
+  it("keeps half-close: the side that ended still receives the whole reply", () => {
+    const { a, accepted, pump } = pair();
+    const s = a.openStream({ routingKey: "k" });
+    const atA = recorder(s);
+    s.write(new Uint8Array(10));
+    s.end();
+    pump();
+    const peer = accepted[0]!.stream;
+    const atB = recorder(peer);
+    expect(atB.ended).toBe(true);
+    const reply = new Uint8Array(200_000).map((_, i) => i & 0xff);
+    for (let o = 0; o < reply.length; o += 50_000) peer.write(reply.subarray(o, o + 50_000));
+    peer.end();
+    pump();
+    expect(concat(atA.chunks)).toEqual(reply);
+    expect(atA.ended).toBe(true);
+    expect(s.isDone).toBe(true);
+    expect(peer.isDone).toBe(true);
+    expect(a.streamCount).toBe(0);
+  });
+
+  it("stops a writer at the peer's window and drains when the reader consumes", () => {
+    const { a, accepted, pump } = pair();
+    const s = a.openStream({ routingKey: "k" });
+    const atA = recorder(s);
+    expect(s.write(new Uint8Array(WINDOW / 2))).toBe(true);
+    expect(s.write(new Uint8Array(WINDOW))).toBe(false);
+    pump();
+    const peer = accepted[0]!.stream;
+    const atB = recorder(peer, { autoConsume: false });
+    expect(atB.bytes).toBe(WINDOW);
+    expect(s.pendingBytes).toBe(WINDOW / 2);
+    peer.consumed(WINDOW);
+    pump();
+    expect(atB.bytes).toBe(WINDOW + WINDOW / 2);
+    expect(atA.drains).toBe(1);
+  });
+
+  it("never queues more than one window per stream however much is written", () => {
+    const { a, accepted, pump } = pair();
+    const s = a.openStream({ routingKey: "k" });
+    recorder(s);
+    pump();
+    const atB = recorder(accepted[0]!.stream, { autoConsume: false });
+    // A writer that ignores write()'s false still only gets one window onto the wire.
+    for (let i = 0; i < 64; i++) s.write(new Uint8Array(65536));
+    let onWire = 0;
+    for (let m = a.takeMessage(); m !== undefined; m = a.takeMessage()) onWire += m.byteLength;
+    expect(onWire).toBeLessThanOrEqual(WINDOW + 1024);
+    expect(atB.bytes).toBe(0);
+  });
+
+  it("closes the link when the peer sends past its credit", () => {
+    const { a, b, accepted, pump } = pair();
+    recorder(a.openStream({ routingKey: "k" }));
+    pump();
+    recorder(accepted[0]!.stream, { autoConsume: false });
+    b.receive(encodeFrame(FrameType.Data, 1, new Uint8Array(WINDOW / 2)));
+    b.receive(encodeFrame(FrameType.Data, 1, new Uint8Array(WINDOW / 2)));
+    expect(() => b.receive(encodeFrame(FrameType.Data, 1, new Uint8Array(1)))).toThrow(
+      new ProtocolError(`stream 1 sent 1 bytes with only 0 bytes of credit left (window ${WINDOW})`),
+    );
+  });
+
+  it("rejects frames for streams that were never opened, and reused or wrong-parity ids", () => {
+    const { b } = pair();
+    expect(() => b.receive(encodeFrame(FrameType.Data, 9, new Uint8Array(1)))).toThrow(
+      "Data frame for stream 9, which was never opened",
+    );
+    expect(() => b.receive(encodeFrame(FrameType.Open, 2, encodeOpen({ routingKey: "k" })))).toThrow(
+      "peer opened stream 2, which has our parity",
+    );
+    b.receive(encodeFrame(FrameType.Open, 3, encodeOpen({ routingKey: "k" })));
+    expect(() => b.receive(encodeFrame(FrameType.Open, 3, encodeOpen({ routingKey: "k" })))).toThrow(
+      "peer reopened stream 3 (ids must increase)",
+    );
+    expect(() => b.receive(encodeFrame(FrameType.Credit, 3, encodeU32(0x7fff_ffff)))).toThrow(/credit overflow/);
+  });
+
+  it("ignores frames that cross a reset", () => {
+    const { a, b, accepted, pump } = pair();
+    const s = a.openStream({ routingKey: "k" });
+    recorder(s);
+    pump();
+    accepted[0]!.stream.reset(ResetCode.Cancelled, "client went away");
+    pump();
+    expect(() => b.receive(encodeFrame(FrameType.Data, 1, new Uint8Array(5)))).not.toThrow();
+  });
+
+  it("delivers a reset with its reason and frees the stream", () => {
+    const { a, accepted, pump } = pair();
+    const s = a.openStream({ routingKey: "k" });
+    const log = recorder(s);
+    pump();
+    accepted[0]!.stream.reset(ResetCode.ConnectFailed, "connect to 127.0.0.1:1 failed: connection refused");
+    pump();
+    expect(log.reset).toEqual({ code: ResetCode.ConnectFailed, reason: "connect to 127.0.0.1:1 failed: connection refused" });
+    expect(a.streamCount).toBe(0);
+    expect(s.write(new Uint8Array(1))).toBe(false);
+  });
+
+  it("refuses streams beyond the limit with a Limit reset, keeping the link", () => {
+    const { a, b, pump } = pair({ maxStreams: 2 });
+    a.setPeerLimits(WINDOW, 10); // a believes it may open more than b accepts
+    const logs = [0, 1, 2].map(() => recorder(a.openStream({ routingKey: "k" })));
+    pump();
+    expect(logs[2]!.reset?.code).toBe(ResetCode.Limit);
+    expect(logs[2]!.reset?.reason).toMatch(/at most 2 streams/);
+    expect(b.counters.streamsRefused).toBe(1);
+    expect(logs[0]!.reset).toBeUndefined();
+  });
+
+  it("abort() resets every stream with the link's reason", () => {
+    const { a, pump } = pair();
+    const logs = [recorder(a.openStream({ routingKey: "x" })), recorder(a.openStream({ routingKey: "y" }))];
+    pump();
+    a.abort("keepalive timeout");
+    expect(logs.map((l) => l.reset)).toEqual([
+      { code: ResetCode.LinkLost, reason: "link lost: keepalive timeout" },
+      { code: ResetCode.LinkLost, reason: "link lost: keepalive timeout" },
+    ]);
+    expect(() => a.openStream({ routingKey: "z" })).toThrow(/link is closed/);
+  });
+
+  it("moves 8 MiB through a small window intact", () => {
+    const { a, accepted, pump } = pair({ window: 16384 });
+    const s = a.openStream({ routingKey: "k" });
+    recorder(s);
+    const data = new Uint8Array(8 * 1024 * 1024);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7919) & 0xff;
+    pump();
+    const atB = recorder(accepted[0]!.stream);
+    let offset = 0;
+    const writeSome = () => {
+      while (offset < data.length) {
+        const more = s.write(data.subarray(offset, offset + 100_000));
+        offset += 100_000;
+        if (!more) return;
+      }
+      s.end();
+    };
+    writeSome();
+    for (let rounds = 0; !atB.ended && rounds < 100_000; rounds++) {
+      pump();
+      writeSome();
+    }
+    // Compare as Buffers: element-wise deep equality on 8 MiB is needlessly slow.
+    expect(Buffer.from(concat(atB.chunks)).equals(Buffer.from(data))).toBe(true);
+  });
+});
