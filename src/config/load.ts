@@ -267,9 +267,11 @@ class Reader {
       const accepted = acceptedFields(schemaAt(schema, path));
       for (const key of issue.keys) {
         const position = keyPositionOf(this.lineCounter, where.node, path, key, where.position);
+        const guess = closest(key, accepted);
+        const hint = guess === undefined ? "" : ` (did you mean ${guess}?)`;
         this.add(
           position,
-          `unknown field ${JSON.stringify(key)}; accepted fields are ${accepted.join(", ")}`,
+          `unknown field ${JSON.stringify(key)}${hint}; accepted fields are ${accepted.join(", ")}`,
           where.label,
           formatPath([...path, key]),
         );
@@ -336,7 +338,7 @@ function checkResource(reader: Reader, resource: Valid): boolean {
       } else if (spec.url === undefined && endpoints.length === 0) {
         fail(
           spec.endpoints === undefined ? ["spec"] : ["spec", "endpoints"],
-          `missing; expected spec.url (the remote site's ws:// or wss:// link URL) or spec.endpoints: [{name: inter-router, host, port}]`,
+          "expected spec.url (the remote site's ws:// or wss:// link URL) or spec.endpoints: [{name: inter-router, host, port}], found neither",
         );
       } else if (endpoints.length > 1) {
         fail(["spec", "endpoints", 1], "a Skiff Link has one endpoint; write one Link per remote site");
@@ -668,6 +670,33 @@ function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** The accepted name closest to a misspelt one (at most two edits, or a case difference), if any. */
+function closest(name: string, accepted: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const candidate of accepted) {
+    const distance = candidate.toLowerCase() === name.toLowerCase() ? 0 : editDistance(name, candidate);
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + cost);
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
 }
 
 /** `spec.endpoints[0].port` */

@@ -90,7 +90,8 @@ const NAME_EXPECTED =
 const Name = withMeta(z.string().regex(NAME_RE), {
   type: "name",
   expected: NAME_EXPECTED,
-  description: `The resource's name: ${NAME_EXPECTED.slice(2)}. Unique among resources of its kind.`,
+  description:
+    "The resource's name: at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit (a DNS-1123 label). Unique among resources of its kind.",
 });
 
 function port(description: string) {
@@ -151,7 +152,7 @@ const Settings = withMeta(
   {
     type: "map of string to string",
     expected: "a mapping of setting names to string values",
-    description: "Free-form settings, as in Skupper. Skiff keeps them and reports them; none changes behaviour yet.",
+    description: "Free-form settings, as in Skupper: names with string values, kept with the site's configuration. Skiff defines none at present.",
   },
 );
 
@@ -159,7 +160,7 @@ const APPLICATION_TLS =
   "Skiff does not terminate application TLS; remove it and let the client and the server speak TLS to each other (Skiff carries the bytes unchanged)";
 
 const TcpType = withMeta(z.literal("tcp").optional(), {
-  type: "tcp",
+  type: "`tcp`",
   expected: "tcp",
   valueNotes: { udp: "Skiff carries TCP only; remove spec.type or set it to tcp" },
   description: "Accepted for Skupper files; Skiff carries TCP only, so the only value is `tcp`.",
@@ -402,7 +403,8 @@ export const AccessGrantSpec = withMeta(
       {
         type: "duration 1s-24h",
         expected: "a duration from 1s to 24h such as 90s, 15m or 1h30m (units h, m, s, ms)",
-        description: "How long after the site starts with this grant its tokens can be redeemed.",
+        description:
+          "How long the grant's tokens can be redeemed, counted from when the site first takes up the grant.",
       },
     ),
     code: withMeta(z.string().regex(CODE_RE).optional(), {
@@ -472,13 +474,16 @@ export const Metadata = withMeta(
   { type: "mapping", expected: "a mapping with name", description: "The resource's metadata." },
 );
 
+/** Message for a `status` block copied from Skupper output. */
+export const STATUS_REFUSED = "status is written by a running site, not read from its configuration; remove it";
+
 function resourceSchema<K extends Kind, S extends z.ZodType>(kind: K, spec: S) {
   return z.strictObject({
     apiVersion: ApiVersion,
     kind: z.literal(kind),
     metadata: Metadata,
     spec,
-    status: refused("status is written by a running site, not read from its configuration; remove it"),
+    status: refused(STATUS_REFUSED),
   });
 }
 
