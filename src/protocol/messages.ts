@@ -23,15 +23,23 @@ export const HelloSchema = z
   .strict();
 export type Hello = z.infer<typeof HelloSchema>;
 
+export const MAX_PATH_SITES = 32;
+
 export const OpenSchema = z
   .object({
     routingKey: z.string().min(1).max(253),
-    /** The site that should dial the connector; absent means "the link peer". */
-    destination: siteName.optional(),
     /** The site whose listener accepted the client connection. */
-    origin: siteName.optional(),
-    /** Hops left before a stream is refused, so a routing mistake cannot loop. */
-    ttl: z.number().int().min(0).max(64).optional(),
+    origin: siteName,
+    /**
+     * The sites the stream still has to cross, starting with the receiver and
+     * ending with the site that dials the connector. The origin picks the
+     * whole path, so a stream can never loop, even while routes change.
+     */
+    path: z
+      .array(siteName)
+      .min(1)
+      .max(MAX_PATH_SITES)
+      .refine((sites) => new Set(sites).size === sites.length, "a path must not name a site twice"),
   })
   .strict();
 export type Open = z.infer<typeof OpenSchema>;

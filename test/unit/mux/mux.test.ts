@@ -5,6 +5,7 @@ import { encodeOpen, type Open, ResetCode } from "../../../src/protocol/messages
 import { ProtocolError } from "../../../src/errors.ts";
 
 const WINDOW = 65536;
+const open = (routingKey: string): Open => ({ routingKey, origin: "west", path: ["east"] });
 
 /** Two muxes joined in memory; pump() moves messages until both are quiet. */
 function pair(options: { window?: number; maxStreams?: number } = {}) {
@@ -63,12 +64,12 @@ function concat(chunks: Uint8Array[]): Uint8Array {
 describe("Mux", () => {
   it("opens a stream and carries data both ways with the routing key", () => {
     const { a, accepted, pump } = pair();
-    const s = a.openStream({ routingKey: "backend" });
+    const s = a.openStream(open("backend"));
     const fromB = recorder(s);
     s.write(new TextEncoder().encode("hello"));
     pump();
     expect(accepted).toHaveLength(1);
-    expect(accepted[0]!.open).toEqual({ routingKey: "backend" });
+    expect(accepted[0]!.open).toEqual(open("backend"));
     const peer = accepted[0]!.stream;
     const fromA = recorder(peer);
     peer.accept();
@@ -81,7 +82,7 @@ describe("Mux", () => {
 
   it("holds data that arrives before the handlers are set", () => {
     const { a, accepted, pump } = pair();
-    const s = a.openStream({ routingKey: "k" });
+    const s = a.openStream(open("k"));
     recorder(s);
     s.write(new Uint8Array([1, 2, 3]));
     s.end();
@@ -93,7 +94,7 @@ describe("Mux", () => {
 
   it("keeps half-close: the side that ended still receives the whole reply", () => {
     const { a, accepted, pump } = pair();
-    const s = a.openStream({ routingKey: "k" });
+    const s = a.openStream(open("k"));
     const atA = recorder(s);
     s.write(new Uint8Array(10));
     s.end();
@@ -114,7 +115,7 @@ describe("Mux", () => {
 
   it("stops a writer at the peer's window and drains when the reader consumes", () => {
     const { a, accepted, pump } = pair();
-    const s = a.openStream({ routingKey: "k" });
+    const s = a.openStream(open("k"));
     const atA = recorder(s);
     expect(s.write(new Uint8Array(WINDOW / 2))).toBe(true);
     expect(s.write(new Uint8Array(WINDOW))).toBe(false);
@@ -131,7 +132,7 @@ describe("Mux", () => {
 
   it("never queues more than one window per stream however much is written", () => {
     const { a, accepted, pump } = pair();
-    const s = a.openStream({ routingKey: "k" });
+    const s = a.openStream(open("k"));
     recorder(s);
     pump();
     const atB = recorder(accepted[0]!.stream, { autoConsume: false });
@@ -145,7 +146,7 @@ describe("Mux", () => {
 
   it("closes the link when the peer sends past its credit", () => {
     const { a, b, accepted, pump } = pair();
-    recorder(a.openStream({ routingKey: "k" }));
+    recorder(a.openStream(open("k")));
     pump();
     recorder(accepted[0]!.stream, { autoConsume: false });
     b.receive(encodeFrame(FrameType.Data, 1, new Uint8Array(WINDOW / 2)));
@@ -160,11 +161,11 @@ describe("Mux", () => {
     expect(() => b.receive(encodeFrame(FrameType.Data, 9, new Uint8Array(1)))).toThrow(
       "Data frame for stream 9, which was never opened",
     );
-    expect(() => b.receive(encodeFrame(FrameType.Open, 2, encodeOpen({ routingKey: "k" })))).toThrow(
+    expect(() => b.receive(encodeFrame(FrameType.Open, 2, encodeOpen(open("k"))))).toThrow(
       "peer opened stream 2, which has our parity",
     );
-    b.receive(encodeFrame(FrameType.Open, 3, encodeOpen({ routingKey: "k" })));
-    expect(() => b.receive(encodeFrame(FrameType.Open, 3, encodeOpen({ routingKey: "k" })))).toThrow(
+    b.receive(encodeFrame(FrameType.Open, 3, encodeOpen(open("k"))));
+    expect(() => b.receive(encodeFrame(FrameType.Open, 3, encodeOpen(open("k"))))).toThrow(
       "peer reopened stream 3 (ids must increase)",
     );
     expect(() => b.receive(encodeFrame(FrameType.Credit, 3, encodeU32(0x7fff_ffff)))).toThrow(/credit overflow/);
@@ -172,7 +173,7 @@ describe("Mux", () => {
 
   it("ignores frames that cross a reset", () => {
     const { a, b, accepted, pump } = pair();
-    const s = a.openStream({ routingKey: "k" });
+    const s = a.openStream(open("k"));
     recorder(s);
     pump();
     accepted[0]!.stream.reset(ResetCode.Cancelled, "client went away");
@@ -182,7 +183,7 @@ describe("Mux", () => {
 
   it("delivers a reset with its reason and frees the stream", () => {
     const { a, accepted, pump } = pair();
-    const s = a.openStream({ routingKey: "k" });
+    const s = a.openStream(open("k"));
     const log = recorder(s);
     pump();
     accepted[0]!.stream.reset(ResetCode.ConnectFailed, "connect to 127.0.0.1:1 failed: connection refused");
@@ -195,7 +196,7 @@ describe("Mux", () => {
   it("refuses streams beyond the limit with a Limit reset, keeping the link", () => {
     const { a, b, pump } = pair({ maxStreams: 2 });
     a.setPeerLimits(WINDOW, 10); // a believes it may open more than b accepts
-    const logs = [0, 1, 2].map(() => recorder(a.openStream({ routingKey: "k" })));
+    const logs = [0, 1, 2].map(() => recorder(a.openStream(open("k"))));
     pump();
     expect(logs[2]!.reset?.code).toBe(ResetCode.Limit);
     expect(logs[2]!.reset?.reason).toMatch(/at most 2 streams/);
@@ -205,19 +206,19 @@ describe("Mux", () => {
 
   it("abort() resets every stream with the link's reason", () => {
     const { a, pump } = pair();
-    const logs = [recorder(a.openStream({ routingKey: "x" })), recorder(a.openStream({ routingKey: "y" }))];
+    const logs = [recorder(a.openStream(open("x"))), recorder(a.openStream(open("y")))];
     pump();
     a.abort("keepalive timeout");
     expect(logs.map((l) => l.reset)).toEqual([
       { code: ResetCode.LinkLost, reason: "link lost: keepalive timeout" },
       { code: ResetCode.LinkLost, reason: "link lost: keepalive timeout" },
     ]);
-    expect(() => a.openStream({ routingKey: "z" })).toThrow(/link is closed/);
+    expect(() => a.openStream(open("z"))).toThrow(/link is closed/);
   });
 
   it("moves 8 MiB through a small window intact", () => {
     const { a, accepted, pump } = pair({ window: 16384 });
-    const s = a.openStream({ routingKey: "k" });
+    const s = a.openStream(open("k"));
     recorder(s);
     const data = new Uint8Array(8 * 1024 * 1024);
     for (let i = 0; i < data.length; i++) data[i] = (i * 7919) & 0xff;

@@ -67,10 +67,14 @@ describe("frame codec", () => {
 
   it("decodeOpen() rejects unknown fields and bad routing keys", () => {
     const enc = new TextEncoder();
-    expect(() => decodeOpen(enc.encode('{"routingKey":"a","extra":1}'))).toThrow(ProtocolError);
-    expect(() => decodeOpen(enc.encode('{"routingKey":""}'))).toThrow(/malformed Open at routingKey/);
+    expect(() => decodeOpen(enc.encode('{"routingKey":"a","origin":"w","path":["e"],"extra":1}'))).toThrow(ProtocolError);
+    expect(() => decodeOpen(enc.encode('{"routingKey":"","origin":"w","path":["e"]}'))).toThrow(/malformed Open at routingKey/);
     expect(() => decodeOpen(enc.encode("{not json"))).toThrow("Open is not valid JSON");
-    expect(decodeOpen(encodeOpen({ routingKey: "backend", ttl: 8 }))).toEqual({ routingKey: "backend", ttl: 8 });
+    const open = { routingKey: "backend", origin: "west", path: ["hub", "east"] };
+    expect(decodeOpen(encodeOpen(open))).toEqual(open);
+    expect(() => decodeOpen(encodeOpen({ ...open, path: ["hub", "east", "hub"] }))).toThrow(
+      "malformed Open at path: a path must not name a site twice",
+    );
   });
 
   it("decodeHello() rejects a window below the minimum", () => {
