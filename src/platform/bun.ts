@@ -84,7 +84,8 @@ class BunWebSocketConn implements WebSocketConn {
 
   send(data: Uint8Array): void {
     if (this.#closing || this.#closed) return;
-    if (this.#ws.send(data) === 0) {
+    // 0 means dropped, except for an empty message, where it is the 0 bytes sent.
+    if (this.#ws.send(data) === 0 && (data.byteLength > 0 || this.#ws.getBufferedAmount() >= BACKPRESSURE_LIMIT)) {
       // Dropped: the stream of messages now has a hole, so the socket cannot go on.
       this.close(1011, "send buffer overflow: message dropped");
     }
@@ -113,9 +114,11 @@ class BunWebSocketConn implements WebSocketConn {
     if (this.#closed) return;
     this.#closed = true;
     this.drain.closeAll();
-    // Bun reports 1006 for some closes it started itself (e.g. "Received too big message").
+    // Bun reports 1006 for closes it started itself: after a message over maxPayloadLength it
+    // sends 1009 "Received too big message" to the peer but tells us 1006 with that reason.
     const local = this.#local;
     if (local !== undefined && (code === 1005 || code === 1006)) this.#handlers.close(local.code, local.reason);
+    else if (code === 1006 && reason === "Received too big message") this.#handlers.close(1009, reason);
     else this.#handlers.close(code, reason);
   }
 }

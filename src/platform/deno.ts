@@ -287,7 +287,7 @@ async function listenTcp(options: ListenTcpOptions, onSocket: (socket: TcpSocket
   } catch (error) {
     throw listenError(options.hostname, options.port, error);
   }
-  void (async () => {
+  const accepting = (async () => {
     try {
       for await (const conn of listener) {
         conn.setNoDelay(true);
@@ -297,20 +297,22 @@ async function listenTcp(options: ListenTcpOptions, onSocket: (socket: TcpSocket
       // the listener was closed
     }
   })();
-  let closed = false;
+  let closed: Promise<void> | undefined;
   return {
     port: listener.addr.port,
     hostname: options.hostname,
     close() {
-      if (!closed) {
-        closed = true;
+      closed ??= (async () => {
         try {
           listener.close();
         } catch {
           // already closed
         }
-      }
-      return Promise.resolve();
+        // The socket stays bound until the pending accept() ends: a dial right after
+        // close() was accepted by the kernel and then reset. Wait for the loop to finish.
+        await accepting;
+      })();
+      return closed;
     },
   };
 }
@@ -356,8 +358,8 @@ async function serveHttp(options: ServeHttpOptions): Promise<HttpServer> {
     const conn: WebWebSocketConn = new WebWebSocketConn(
       socket,
       {
-        open: handlers.open,
-        message: handlers.message,
+        open: (ws) => handlers.open(ws),
+        message: (data, text) => handlers.message(data, text),
         close(code, reason) {
           forget(conn);
           handlers.close(code, reason);
@@ -433,8 +435,8 @@ function connectWebSocket(url: string, options: ConnectWebSocketOptions): Promis
     let settled = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const handlers: WebSocketHandlers = {
-      open: options.handlers.open,
-      message: options.handlers.message,
+      open: (ws) => options.handlers.open(ws),
+      message: (data, text) => options.handlers.message(data, text),
       close(code, reason) {
         release();
         options.handlers.close(code, reason);

@@ -84,8 +84,8 @@ async function serveHttp(options: ServeHttpOptions): Promise<HttpServer> {
       const handlers = answer;
       wss.handleUpgrade(req, socket, head, (ws) => {
         const conn = new NodeWebSocketConn(ws, {
-          open: handlers.open,
-          message: handlers.message,
+          open: (ws) => handlers.open(ws),
+          message: (data, text) => handlers.message(data, text),
           close(code, reason) {
             open.delete(conn);
             if (open.size === 0) for (const done of closedWaiters) done();

@@ -8,6 +8,20 @@ import { DrainWaiters } from "./common.ts";
 
 const OPEN = 1;
 
+/** The close code ws sends for its receiver errors (ws/lib/receiver.js). */
+const closeCodeByError: Record<string, number> = {
+  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 1009,
+  WS_ERR_INVALID_UTF8: 1007,
+  WS_ERR_INVALID_CLOSE_CODE: 1002,
+  WS_ERR_INVALID_OPCODE: 1002,
+  WS_ERR_UNEXPECTED_RSV_1: 1002,
+  WS_ERR_UNEXPECTED_RSV_2_3: 1002,
+  WS_ERR_EXPECTED_FIN: 1002,
+  WS_ERR_EXPECTED_MASK: 1002,
+  WS_ERR_UNEXPECTED_MASK: 1002,
+  WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH: 1002,
+};
+
 export class NodeWebSocketConn implements WebSocketConn {
   #ws: WebSocket;
   #handlers: WebSocketHandlers;
@@ -26,14 +40,20 @@ export class NodeWebSocketConn implements WebSocketConn {
     ws.on("message", (data: Buffer, isBinary: boolean) => {
       if (this.#open) handlers.message(data, !isBinary);
     });
-    // ws emits 'error' before 'close' for protocol errors (e.g. a message over maxPayload,
-    // which it answers with close code 1009); 'close' always follows, so only 'close' is reported.
-    ws.on("error", () => {});
+    // ws emits 'error' before 'close' for protocol errors; it sends the matching close code
+    // (1009 for a message over maxPayload) but then reports 1006 locally, as it gets no
+    // answering close frame. Keep the code it sent: https://github.com/websockets/ws/blob/8.18.0/lib/websocket.js#L1264
+    let sentCode: { code: number; reason: string } | undefined;
+    ws.on("error", (error: Error & { code?: string }) => {
+      const code = closeCodeByError[error.code ?? ""];
+      if (code !== undefined) sentCode ??= { code, reason: error.message };
+    });
     ws.on("close", (code: number, reason: Buffer) => {
       if (!this.#open || this.#closed) return;
       this.#closed = true;
       this.#drain.closeAll();
-      handlers.close(code, reason.toString("utf8"));
+      if (code === 1006 && sentCode !== undefined) handlers.close(sentCode.code, sentCode.reason);
+      else handlers.close(code, reason.toString("utf8"));
     });
   }
 

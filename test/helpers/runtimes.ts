@@ -1,0 +1,143 @@
+// How tests run Skiff's TypeScript on each runtime: the command per runtime and the
+// runtimes under test (env SITE_RUNTIMES, default "node,deno,bun"). The test runner stays on Node.
+
+import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { RuntimeName } from "../../src/platform/types.ts";
+
+export type { RuntimeName };
+
+/** The repository root (where package.json and node_modules are). */
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+const ALL: readonly RuntimeName[] = ["node", "deno", "bun"];
+
+function bin(name: string): string {
+  return path.join(REPO_ROOT, "node_modules", ".bin", name);
+}
+
+/**
+ * The argv prefix that runs a .ts file on `runtime`; append the script and its arguments.
+ * - node: this Node with tsx (Node 20 has no type stripping).
+ * - deno: the npm `deno` binary, all permissions.
+ * - bun: the npm `bun` binary.
+ */
+export function runtimeCommand(runtime: RuntimeName): string[] {
+  switch (runtime) {
+    case "node":
+      return [process.execPath, "--import", "tsx"];
+    case "deno":
+      return [bin("deno"), "run", "-A"];
+    case "bun":
+      return [bin("bun")];
+  }
+}
+
+/** Parse a comma-separated runtime list; unknown names are an error, not silently skipped. */
+export function parseRuntimes(list: string): RuntimeName[] {
+  const names = list.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const name of names) {
+    if (!(ALL as readonly string[]).includes(name)) {
+      throw new Error(`SITE_RUNTIMES: unknown runtime "${name}" (expected some of ${ALL.join(", ")})`);
+    }
+  }
+  return names as RuntimeName[];
+}
+
+/** The runtimes to test: env SITE_RUNTIMES (e.g. "deno,bun"), default all three. */
+export const RUNTIMES: readonly RuntimeName[] = parseRuntimes(process.env.SITE_RUNTIMES ?? ALL.join(","));
+
+/** Start `script` (a path relative to the repo root, or absolute) on `runtime`. cwd defaults to the repo root. */
+export function spawnScript(
+  runtime: RuntimeName,
+  script: string,
+  args: readonly string[] = [],
+  options: SpawnOptions = {},
+): ChildProcess {
+  const [command, ...prefix] = runtimeCommand(runtime);
+  return spawn(command, [...prefix, path.resolve(REPO_ROOT, script), ...args], {
+    cwd: REPO_ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+    ...options,
+  });
+}
+
+export interface ScriptResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run `script` on `runtime` to the end; kill it (SIGKILL) after `timeoutMs`. */
+export function runScript(
+  runtime: RuntimeName,
+  script: string,
+  args: readonly string[] = [],
+  options: SpawnOptions & { timeoutMs?: number } = {},
+): Promise<ScriptResult> {
+  const { timeoutMs = 30_000, ...spawnOptions } = options;
+  const child = spawnScript(runtime, script, args, spawnOptions);
+  return new Promise((resolve, reject) => {
+    let stdout = "";
+    let stderr = "";
+    child.stdout?.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr?.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/**
+ * Resolve with the first stdout line that matches `pattern` (e.g. /^listening (\d+)$/);
+ * reject when the process exits first or after `timeoutMs`. Output is kept for error messages.
+ */
+export function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs = 15_000): Promise<RegExpMatchArray> {
+  return new Promise((resolve, reject) => {
+    let buffered = "";
+    let output = "";
+    const done = (): void => {
+      clearTimeout(timer);
+      child.stdout?.off("data", onData);
+      child.stderr?.off("data", onErr);
+      child.off("exit", onExit);
+    };
+    const onData = (chunk: Buffer | string): void => {
+      buffered += chunk.toString();
+      output += chunk.toString();
+      let newline: number;
+      while ((newline = buffered.indexOf("\n")) >= 0) {
+        const line = buffered.slice(0, newline).trim();
+        buffered = buffered.slice(newline + 1);
+        const match = line.match(pattern);
+        if (match) {
+          done();
+          resolve(match);
+          return;
+        }
+      }
+    };
+    const onErr = (chunk: Buffer | string): void => {
+      output += chunk.toString();
+    };
+    const onExit = (code: number | null): void => {
+      done();
+      reject(new Error(`process exited (${code}) before printing ${pattern}:\n${output}`));
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms:\n${output}`));
+    }, timeoutMs);
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", onErr);
+    child.on("exit", onExit);
+  });
+}
