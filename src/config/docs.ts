@@ -2,8 +2,7 @@
 // documentation cannot drift from what the loader accepts.
 
 import { z } from "zod";
-import { metaOf } from "./load.ts";
-import { ApiVersion, KINDS, Metadata, SPEC_SCHEMAS, STATUS_REFUSED, type Kind } from "./schema.ts";
+import { ApiVersion, KINDS, Metadata, metaOf, SPEC_SCHEMAS, STATUS_REFUSED, unwrapSchema, type Kind } from "./schema.ts";
 
 export interface FieldRow {
   /** `*` for the fields every resource has. */
@@ -22,23 +21,10 @@ export interface RefusedField {
   message: string;
 }
 
-function layers(schema: z.ZodType): z.ZodType[] {
-  const chain: z.ZodType[] = [schema];
-  let current = schema;
-  for (;;) {
-    let next: z.ZodType | undefined;
-    if (current instanceof z.ZodOptional) next = current.unwrap() as z.ZodType;
-    else if (current instanceof z.ZodDefault || current instanceof z.ZodPrefault) next = current._zod.def.innerType as z.ZodType;
-    if (next === undefined) return chain;
-    chain.push(next);
-    current = next;
-  }
-}
-
 function defaultText(schema: z.ZodType): string {
   const meta = metaOf(schema);
   if (meta?.defaultText) return meta.defaultText;
-  for (const layer of layers(schema)) {
+  for (const layer of unwrapSchema(schema)) {
     if (layer instanceof z.ZodDefault) {
       const value: unknown = layer._zod.def.defaultValue;
       if (typeof value === "string") return `\`${value}\``;
@@ -65,10 +51,10 @@ function walk(kind: Kind | "*", prefix: string, object: z.ZodObject, rows: Field
       default: defaultText(field),
       description: meta?.description ?? "",
     });
-    const inner = layers(field).at(-1);
+    const inner = unwrapSchema(field).at(-1);
     if (inner instanceof z.ZodObject) walk(kind, path, inner, rows, refused);
     if (inner instanceof z.ZodArray) {
-      const element = layers(inner.element as z.ZodType).at(-1);
+      const element = unwrapSchema(inner.element as z.ZodType).at(-1);
       if (element instanceof z.ZodObject) walk(kind, `${path}[]`, element, rows, refused);
     }
   }

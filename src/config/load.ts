@@ -12,11 +12,13 @@ import {
   API_VERSION,
   ApiVersion,
   DEFAULT_LINK_PORT,
-  fieldMeta,
   isKind,
   KINDS,
   LINK_PATH,
+  metaOf,
   RESOURCE_SCHEMAS,
+  schemaAt,
+  unwrapSchema,
   UNSUPPORTED_KINDS,
   type AccessGrantResource,
   type AccessTokenResource,
@@ -418,7 +420,11 @@ function checkAcross(reader: Reader): void {
   const site = reader.of("Site")[0];
   const routerAccess = reader.of("RouterAccess")[0];
   const adminPort = site?.data.spec.adminPort ?? 0;
-  const linkPort = routerAccess?.data.spec.roles[0]?.port;
+  const defaultAccess = site?.data.spec.linkAccess === "default" && reader.seen.every((r) => r.kind !== "RouterAccess");
+  const linkPort = routerAccess?.data.spec.roles[0]?.port ?? (defaultAccess ? DEFAULT_LINK_PORT : undefined);
+  const linkPortOwner = routerAccess
+    ? `the link port of ${routerAccess.label} (line ${routerAccess.position.line})`
+    : `the Site's link port (linkAccess: default listens on ${DEFAULT_LINK_PORT} without a RouterAccess)`;
   const listeners = reader.of("Listener");
   listeners.forEach((listener, index) => {
     const { host, port } = listener.data.spec;
@@ -432,12 +438,8 @@ function checkAcross(reader: Reader): void {
         ["spec", "port"],
         `port ${port} on ${host} is already taken by ${clash.label} (line ${line}, host ${clash.data.spec.host}); give each Listener its own port`,
       );
-    } else if (routerAccess && port === linkPort) {
-      reader.addAt(
-        listener,
-        ["spec", "port"],
-        `port ${port} is the link port of ${routerAccess.label} (line ${routerAccess.position.line}); choose another port for this Listener`,
-      );
+    } else if (port === linkPort) {
+      reader.addAt(listener, ["spec", "port"], `port ${port} is ${linkPortOwner}; choose another port for this Listener`);
     } else if (port === adminPort) {
       reader.addAt(
         listener,
@@ -446,12 +448,8 @@ function checkAcross(reader: Reader): void {
       );
     }
   });
-  if (site && routerAccess && adminPort !== 0 && adminPort === linkPort) {
-    reader.addAt(
-      site,
-      ["spec", "adminPort"],
-      `port ${adminPort} is also the link port of ${routerAccess.label}; choose another adminPort`,
-    );
+  if (site && adminPort !== 0 && adminPort === linkPort) {
+    reader.addAt(site, ["spec", "adminPort"], `port ${adminPort} is also ${linkPortOwner}; choose another adminPort`);
   }
 
   // A grant needs a site that accepts links.
@@ -604,46 +602,6 @@ export function parseAccessTokens(file: string, text: string): AccessTokenConfig
 
 // ---- schema walking and formatting ---------------------------------------------------
 
-function unwrap(schema: z.ZodType): z.ZodType[] {
-  const chain: z.ZodType[] = [schema];
-  let current: z.ZodType = schema;
-  for (;;) {
-    let next: z.ZodType | undefined;
-    if (current instanceof z.ZodOptional || current instanceof z.ZodNullable) next = current.unwrap() as z.ZodType;
-    else if (current instanceof z.ZodDefault || current instanceof z.ZodPrefault) next = current._zod.def.innerType as z.ZodType;
-    else if (current instanceof z.ZodPipe) next = current._zod.def.in as z.ZodType;
-    if (next === undefined) return chain;
-    chain.push(next);
-    current = next;
-  }
-}
-
-/** The schema for `path` under `schema` (wrappers included), or undefined. */
-export function schemaAt(schema: z.ZodType, path: readonly PropertyKey[]): z.ZodType | undefined {
-  let current: z.ZodType | undefined = schema;
-  for (const segment of path) {
-    if (current === undefined) return undefined;
-    const inner: z.ZodType = unwrap(current).at(-1)!;
-    if (inner instanceof z.ZodObject) current = inner.shape[String(segment)] as z.ZodType | undefined;
-    else if (inner instanceof z.ZodArray) current = inner.element as z.ZodType;
-    else if (inner instanceof z.ZodRecord) current = inner._zod.def.valueType as z.ZodType;
-    else return undefined;
-  }
-  return current;
-}
-
-/** The first FieldMeta with `expected` on `schema` or the schemas it wraps. */
-export function metaOf(schema: z.ZodType | undefined): FieldMeta | undefined {
-  if (schema === undefined) return undefined;
-  let found: FieldMeta | undefined;
-  for (const layer of unwrap(schema)) {
-    const meta = fieldMeta(layer);
-    if (meta === undefined) continue;
-    found = found ? { ...meta, ...found } : meta;
-  }
-  return found;
-}
-
 function metaAt(schema: z.ZodType, path: readonly PropertyKey[]): FieldMeta | undefined {
   return metaOf(schemaAt(schema, path));
 }
@@ -651,7 +609,7 @@ function metaAt(schema: z.ZodType, path: readonly PropertyKey[]): FieldMeta | un
 /** Fields of the object schema at hand that a file may use (refused Skupper fields left out). */
 function acceptedFields(schema: z.ZodType | undefined): string[] {
   if (schema === undefined) return [];
-  const inner = unwrap(schema).at(-1);
+  const inner = unwrapSchema(schema).at(-1);
   if (!(inner instanceof z.ZodObject)) return [];
   return Object.entries(inner.shape as Record<string, z.ZodType>)
     .filter(([, field]) => !metaOf(field)?.refused)
@@ -700,7 +658,7 @@ function editDistance(a: string, b: string): number {
 }
 
 /** `spec.endpoints[0].port` */
-export function formatPath(path: readonly PropertyKey[]): string {
+function formatPath(path: readonly PropertyKey[]): string {
   let out = "";
   for (const segment of path) {
     if (typeof segment === "number") out += `[${segment}]`;
@@ -710,7 +668,7 @@ export function formatPath(path: readonly PropertyKey[]): string {
 }
 
 /** How a found value is named in a message. */
-export function show(value: unknown): string {
+function show(value: unknown): string {
   if (value === null) return "an empty value";
   if (value === undefined) return "nothing";
   if (typeof value === "string") {

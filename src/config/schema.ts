@@ -54,6 +54,47 @@ export function fieldMeta(schema: z.ZodType): FieldMeta | undefined {
   return z.globalRegistry.get(schema) as FieldMeta | undefined;
 }
 
+/** `schema` and the schemas it wraps (optional, nullable, default, prefault, pipe input), outermost first. */
+export function unwrapSchema(schema: z.ZodType): z.ZodType[] {
+  const chain: z.ZodType[] = [schema];
+  let current: z.ZodType = schema;
+  for (;;) {
+    let next: z.ZodType | undefined;
+    if (current instanceof z.ZodOptional || current instanceof z.ZodNullable) next = current.unwrap() as z.ZodType;
+    else if (current instanceof z.ZodDefault || current instanceof z.ZodPrefault) next = current._zod.def.innerType as z.ZodType;
+    else if (current instanceof z.ZodPipe) next = current._zod.def.in as z.ZodType;
+    if (next === undefined) return chain;
+    chain.push(next);
+    current = next;
+  }
+}
+
+/** The schema for `path` under `schema` (wrappers included), or undefined. */
+export function schemaAt(schema: z.ZodType, path: readonly PropertyKey[]): z.ZodType | undefined {
+  let current: z.ZodType | undefined = schema;
+  for (const segment of path) {
+    if (current === undefined) return undefined;
+    const inner: z.ZodType = unwrapSchema(current).at(-1)!;
+    if (inner instanceof z.ZodObject) current = inner.shape[String(segment)] as z.ZodType | undefined;
+    else if (inner instanceof z.ZodArray) current = inner.element as z.ZodType;
+    else if (inner instanceof z.ZodRecord) current = inner._zod.def.valueType as z.ZodType;
+    else return undefined;
+  }
+  return current;
+}
+
+/** The first FieldMeta with `expected` on `schema` or the schemas it wraps. */
+export function metaOf(schema: z.ZodType | undefined): FieldMeta | undefined {
+  if (schema === undefined) return undefined;
+  let found: FieldMeta | undefined;
+  for (const layer of unwrapSchema(schema)) {
+    const meta = fieldMeta(layer);
+    if (meta === undefined) continue;
+    found = found ? { ...meta, ...found } : meta;
+  }
+  return found;
+}
+
 function withMeta<T extends z.ZodType>(schema: T, meta: FieldMeta & { description: string }): T {
   return schema.meta(meta);
 }

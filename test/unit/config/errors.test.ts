@@ -261,3 +261,15 @@ describe("parseConfig() rules inside one resource", () => {
     ]);
   });
 });
+
+describe("parseConfig() port checks against the link port", () => {
+  it("counts 55671 as taken when linkAccess: default has no RouterAccess", () => {
+    const text =
+      "apiVersion: skupper.io/v2alpha1\nkind: Site\nmetadata: {name: a}\nspec: {linkAccess: default, adminPort: 55671}\n---\n" +
+      "apiVersion: skupper.io/v2alpha1\nkind: Listener\nmetadata: {name: l}\nspec: {routingKey: k, port: 55671}\n";
+    expect(problems("a.yaml", text)).toEqual([
+      "a.yaml:4:40: Site/a spec.adminPort: port 55671 is also the Site's link port (linkAccess: default listens on 55671 without a RouterAccess); choose another adminPort",
+      "a.yaml:9:29: Listener/l spec.port: port 55671 is the Site's link port (linkAccess: default listens on 55671 without a RouterAccess); choose another port for this Listener",
+    ]);
+  });
+});
