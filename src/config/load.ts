@@ -235,7 +235,6 @@ class Reader {
     const name = typeof rawName === "string" ? rawName : undefined;
     const kindText = typeof kind === "string" ? kind : undefined;
     const label = kindText === undefined ? undefined : name === undefined ? kindText : `${kindText}/${name}`;
-    const where: Seen = { kind: "Site", label: label ?? "", node, position };
     const add = (path: PropertyKey[], message: string) =>
       this.add(positionOf(this.lineCounter, node, path, position), message, label, formatPath(path));
 
@@ -249,7 +248,7 @@ class Reader {
       }
       return;
     }
-    where.kind = kind;
+    const where: Seen = { kind, label: name === undefined ? kind : `${kind}/${name}`, node, position };
     if (name !== undefined) where.name = name;
     this.seen.push(where);
 

@@ -249,6 +249,13 @@ describe("parseConfig() rules inside one resource", () => {
     ]);
   });
 
+  it("points an empty value at its key", () => {
+    const text = site + "---\napiVersion: skupper.io/v2alpha1\nkind: Listener\nmetadata: {name: l}\nspec:\n  routingKey: k\n  port:\n";
+    expect(problems("a.yaml", text)).toEqual([
+      "a.yaml:10:3: Listener/l spec.port: expected an integer port between 1 and 65535, found an empty value",
+    ]);
+  });
+
   it("refuses a document that is not a mapping", () => {
     expect(problems("a.yaml", site + "---\n- just a list item\n")).toEqual([
       'a.yaml:5:3: expected a resource: a mapping with apiVersion, kind, metadata and spec, found "just a list item"',
