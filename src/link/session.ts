@@ -39,6 +39,8 @@ export interface SessionOptions {
   expectedPeer?: string;
   windowBytes: number;
   maxStreams: number;
+  /** Sent in our Hello when we dialed, so both ends use the same cost. */
+  linkCost?: number;
   keepaliveIntervalMs: number;
   keepaliveTimeoutMs: number;
   logger: Logger;
@@ -58,6 +60,9 @@ export class LinkSession {
   #pingSentAt = 0;
   #rttMs: number | undefined;
   #closeReason: string | undefined;
+  #resolveClosed!: (reason: string) => void;
+  /** Resolves with the reason once the link is closed. */
+  readonly closed = new Promise<string>((resolve) => (this.#resolveClosed = resolve));
   readonly connectedAt = new Date();
 
   constructor(options: SessionOptions) {
@@ -107,7 +112,15 @@ export class LinkSession {
     if (this.#state === "closed") return;
     this.#mux.sendControl(
       FrameType.Hello,
-      encodeHello({ protocol: LINK_PROTOCOL_VERSION, site: local.name, runtime: local.runtime, version: local.version, windowBytes, maxStreams }),
+      encodeHello({
+        protocol: LINK_PROTOCOL_VERSION,
+        site: local.name,
+        runtime: local.runtime,
+        version: local.version,
+        windowBytes,
+        maxStreams,
+        linkCost: this.#options.linkCost,
+      }),
     );
     this.#keepaliveTimer = setInterval(() => this.#keepalive(), this.#options.keepaliveIntervalMs);
   }
@@ -245,6 +258,7 @@ export class LinkSession {
     this.#mux.abort(reason);
     this.#options.channel.close(sendableCloseCode(code), peerReason);
     this.#options.events.closed(this, reason, byPeer);
+    this.#resolveClosed(reason);
   }
 }
 

@@ -19,6 +19,8 @@ export const HelloSchema = z
     windowBytes: z.number().int().min(16384).max(16 * 1024 * 1024),
     /** How many concurrent streams the sender accepts on this link. */
     maxStreams: z.number().int().min(1).max(1_000_000),
+    /** The link's cost as configured on the dialing site (the acceptor adopts it). */
+    linkCost: z.number().int().min(1).max(1_000_000).optional(),
   })
   .strict();
 export type Hello = z.infer<typeof HelloSchema>;

@@ -91,6 +91,10 @@ export class Router {
     this.#advertiseLocal();
   }
 
+  get version(): string {
+    return this.#options.version;
+  }
+
   get connectors(): readonly ConnectorStats[] {
     return this.#connectors;
   }

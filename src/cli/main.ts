@@ -1,0 +1,87 @@
+// Parses the command line and maps Skiff's error codes to exit codes.
+
+import { Command, CommanderError, Option } from "commander";
+import { ConfigError, errorMessage, ErrorCode, SkiffError } from "../errors.ts";
+import { loadPlatform } from "../platform/detect.ts";
+import type { Platform } from "../platform/types.ts";
+import { SKIFF_VERSION } from "../site/site.ts";
+import { runCommand } from "./run.ts";
+import { statusCommand } from "./status.ts";
+import { loadConfig } from "./load-config.ts";
+
+/** Exit codes: 0 ok, 1 failure while running, 2 bad usage or configuration, 3 site not running. */
+const exitCodes: Partial<Record<ErrorCode, number>> = {
+  [ErrorCode.Usage]: 2,
+  [ErrorCode.Config]: 2,
+  [ErrorCode.Admin]: 3,
+};
+
+export async function main(): Promise<void> {
+  const platform = await loadPlatform();
+  let code: number;
+  try {
+    code = await dispatch(platform, platform.args());
+  } catch (err) {
+    code = report(platform, err);
+  }
+  platform.exit(code);
+}
+
+function report(platform: Platform, err: unknown): number {
+  if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+  if (err instanceof ConfigError) {
+    platform.writeStderr(err.message + "\n");
+    return 2;
+  }
+  if (err instanceof SkiffError) {
+    platform.writeStderr(`skiff: ${err.message}\n`);
+    return exitCodes[err.code] ?? 1;
+  }
+  platform.writeStderr(`skiff: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : errorMessage(err)}\n`);
+  return 1;
+}
+
+async function dispatch(platform: Platform, args: string[]): Promise<number> {
+  let result: Promise<number> = Promise.resolve(0);
+  const program = new Command("skiff")
+    .description("Skiff: a portable application network. Sites linked over WebSockets carry TCP services between places.")
+    .version(SKIFF_VERSION)
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => platform.writeStdout(s), writeErr: (s) => platform.writeStderr(s) })
+    .showHelpAfterError("(run skiff --help for usage)");
+
+  const configOption = () => new Option("-c, --config <file>", "the site's configuration file (YAML or JSON)").makeOptionMandatory();
+
+  program
+    .command("run")
+    .description("run a site until SIGINT or SIGTERM")
+    .addOption(configOption())
+    .addOption(new Option("--log-format <format>", "log line format").choices(["text", "json"]).default("text"))
+    .addOption(new Option("--log-level <level>", "least important level logged").choices(["debug", "info", "warn", "error"]).default("info"))
+    .action((opts) => {
+      result = runCommand(platform, { config: opts.config, logFormat: opts.logFormat, logLevel: opts.logLevel });
+    });
+
+  program
+    .command("status")
+    .description("show the running site's links, network and services")
+    .addOption(configOption())
+    .addOption(new Option("-o, --output <format>", "output format").choices(["text", "json"]).default("text"))
+    .action((opts) => {
+      result = statusCommand(platform, { config: opts.config, output: opts.output });
+    });
+
+  program
+    .command("check")
+    .description("validate a configuration file and exit")
+    .addOption(configOption())
+    .action((opts) => {
+      result = loadConfig(platform, opts.config).then((config) => {
+        platform.writeStdout(`${opts.config}: site ${config.site.name} is valid\n`);
+        return 0;
+      });
+    });
+
+  await program.parseAsync(args, { from: "user" });
+  return await result;
+}
