@@ -7,19 +7,24 @@ import type { Platform, Signal } from "./types.ts";
 
 type ProcessOps = Pick<Platform, "env" | "args" | "onSignal" | "exit" | "memoryRss" | "writeStdout" | "writeStderr">;
 
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
 /**
  * Write all of `text` to fd 1 or 2 before returning, so a last line before
- * exit() is not lost. writeSync can throw EAGAIN when the fd is a non-blocking
- * pipe (https://github.com/nodejs/node/issues/11568); then fall back to the stream.
+ * exit() is not lost. process.stdout.write is asynchronous when the fd is a pipe
+ * that libuv made non-blocking (https://nodejs.org/api/process.html#a-note-on-process-io);
+ * writeSync then throws EAGAIN while the pipe is full, so wait 1 ms and retry.
  */
 function writeAll(fd: 1 | 2, text: string): void {
   const bytes = Buffer.from(text, "utf8");
   let offset = 0;
-  try {
-    while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset);
-  } catch (error) {
-    if ((error as { code?: unknown }).code !== "EAGAIN") throw error;
-    (fd === 1 ? process.stdout : process.stderr).write(bytes.subarray(offset));
+  while (offset < bytes.length) {
+    try {
+      offset += writeSync(fd, bytes, offset, bytes.length - offset);
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== "EAGAIN") throw error;
+      Atomics.wait(pause, 0, 0, 1);
+    }
   }
 }
 
