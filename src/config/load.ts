@@ -427,6 +427,7 @@ function checkAcross(reader: Reader): void {
   const listeners = reader.of("Listener");
   listeners.forEach((listener, index) => {
     const { host, port } = listener.data.spec;
+    if (port === 0) return; // a free port, picked at start: it cannot clash
     const clash = listeners
       .slice(0, index)
       .find((other) => other.data.spec.port === port && hostsOverlap(other.data.spec.host, host));
@@ -447,7 +448,7 @@ function checkAcross(reader: Reader): void {
       );
     }
   });
-  if (site && adminPort !== 0 && adminPort === linkPort) {
+  if (site && adminPort !== 0 && adminPort === linkPort && linkPort !== 0) {
     reader.addAt(site, ["spec", "adminPort"], `port ${adminPort} is also ${linkPortOwner}; choose another adminPort`);
   }
 

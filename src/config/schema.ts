@@ -143,6 +143,15 @@ function port(description: string) {
   });
 }
 
+/** A port this site binds; 0 asks the system for a free one (the site logs the port it got). */
+function bindPort(description: string) {
+  return withMeta(z.number().int().min(0).max(65535), {
+    type: "integer 0-65535",
+    expected: "an integer port between 0 and 65535 (0 picks a free port)",
+    description: description + " 0 picks a free port; the site logs the port it got and `skiff status` shows it.",
+  });
+}
+
 function host(description: string, fallback?: string) {
   const base = z.string().regex(HOST_RE);
   const meta = { type: "host", expected: "a host name or IP address such as 127.0.0.1", description };
@@ -284,7 +293,7 @@ const RouterRole = withMeta(
       },
       description: "The role. Skiff has one: `inter-router`.",
     }),
-    port: port("The TCP port on which the site accepts links (WebSocket upgrades)."),
+    port: bindPort("The TCP port on which the site accepts links (WebSocket upgrades)."),
   }),
   { type: "mapping", expected: "a mapping with name and port", description: "One role." },
 );
@@ -337,7 +346,7 @@ export const ListenerSpec = withMeta(
   z.strictObject({
     routingKey: RoutingKey,
     host: host("The address the listener binds for local clients.", "127.0.0.1"),
-    port: port("The port local clients connect to."),
+    port: bindPort("The port local clients connect to."),
     type: TcpType,
     tlsCredentials: refused(APPLICATION_TLS),
     exposePodsByName: refused(

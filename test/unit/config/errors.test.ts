@@ -67,14 +67,14 @@ describe("parseConfig() rejects invalid files, naming file, line, column, resour
 
   it("points a missing spec.port at its spec key, and a missing spec at the resource's start", () => {
     expect(badFixture("missing-port.yaml")).toEqual([
-      "missing-port.yaml:10:1: Listener/backend spec.port: missing; expected an integer port between 1 and 65535",
+      "missing-port.yaml:10:1: Listener/backend spec.port: missing; expected an integer port between 0 and 65535 (0 picks a free port)",
       "missing-port.yaml:14:1: Connector/backend spec: missing; expected a mapping with routingKey, host and port",
     ]);
   });
 
   it("refuses ports that are not integers between 1 and 65535, quoted ones included", () => {
     expect(badFixture("port-range.yaml")).toEqual([
-      'port-range.yaml:12:9: Listener/backend spec.port: expected an integer port between 1 and 65535, found "80a"',
+      'port-range.yaml:12:9: Listener/backend spec.port: expected an integer port between 0 and 65535 (0 picks a free port), found "80a"',
       "port-range.yaml:21:9: Connector/backend spec.port: expected an integer port between 1 and 65535, found 70000",
       'port-range.yaml:31:13: Link/to-east spec.endpoints[0].port: expected an integer port between 1 and 65535, found "55671"',
     ]);
@@ -175,7 +175,7 @@ describe("parseConfig() rejects invalid files, naming file, line, column, resour
   it("reports every problem of every resource at once, in file order", () => {
     expect(badFixture("many.yaml")).toEqual([
       "many.yaml:6:15: Site/west spec.linkAccess: linkAccess: loadbalancer is Kubernetes-only; use default (and a RouterAccess to choose the address and port)",
-      "many.yaml:14:9: Listener/web spec.port: expected an integer port between 1 and 65535, found 0",
+      "many.yaml:14:9: Listener/web spec.port: expected an integer port between 0 and 65535 (0 picks a free port), found 70000",
       "many.yaml:20:1: Connector/db spec.host: missing; expected a host name or IP address such as 127.0.0.1",
       "many.yaml:22:13: Connector/db spec.selector: selector is Kubernetes-only; set spec.host to the server's address",
       "many.yaml:30:9: Link/to-east spec.cost: expected an integer between 1 and 1000000, found 0",
@@ -252,7 +252,7 @@ describe("parseConfig() rules inside one resource", () => {
   it("points an empty value at its key", () => {
     const text = site + "---\napiVersion: skupper.io/v2alpha1\nkind: Listener\nmetadata: {name: l}\nspec:\n  routingKey: k\n  port:\n";
     expect(problems("a.yaml", text)).toEqual([
-      "a.yaml:10:3: Listener/l spec.port: expected an integer port between 1 and 65535, found an empty value",
+      "a.yaml:10:3: Listener/l spec.port: expected an integer port between 0 and 65535 (0 picks a free port), found an empty value",
     ]);
   });
 
