@@ -1,6 +1,7 @@
 // Skiff's platform on Bun: node:net for TCP, Bun.serve with its native WebSocket
 // server, the global WebSocket as client.
 
+import { rootCertificates } from "node:tls";
 import type {
   ConnectWebSocketOptions,
   HttpServer,
@@ -33,6 +34,8 @@ interface BunServer {
   stop(closeActiveConnections?: boolean): Promise<void> | void;
 }
 interface BunServeOptions {
+  development: boolean;
+  error(error: Error): Response;
   hostname: string;
   port: number;
   tls?: { cert: string; key: string };
@@ -131,6 +134,13 @@ async function serveHttp(options: ServeHttpOptions): Promise<HttpServer> {
   let server: BunServer;
   try {
     server = Bun.serve({
+      // Development mode (the default unless NODE_ENV=production) answers a throwing
+      // handler with an error page that shows the stack (https://bun.sh/docs/api/http#error-handling).
+      development: false,
+      error(error) {
+        console.error(error);
+        return new Response("Internal Server Error", { status: 500 });
+      },
       hostname: options.hostname,
       port: options.port,
       ...(options.tls ? { tls: { cert: options.tls.certificatePem, key: options.tls.privateKeyPem } } : {}),
@@ -218,7 +228,8 @@ function connectWebSocket(url: string, options: ConnectWebSocketOptions): Promis
       // Bun's WebSocket takes {headers, tls: {ca}} as the second argument (not in the DOM types).
       const init = {
         headers: options.headers,
-        ...(options.caCertificates?.length ? { tls: { ca: [...options.caCertificates] } } : {}),
+        // Like Node's, Bun's `ca` replaces the default roots; keep them alongside the private CA.
+        ...(options.caCertificates?.length ? { tls: { ca: [...rootCertificates, ...options.caCertificates] } } : {}),
       };
       ws = new WebSocket(url, init as unknown as string[]);
     } catch (error) {

@@ -321,13 +321,17 @@ async function dialTcp(options: DialTcpOptions): Promise<TcpSocket> {
   const { hostname, port, timeoutMs } = options;
   const connecting = Deno.connect({ hostname, port, transport: "tcp" });
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let timedOut = false;
   try {
     const conn = await (timeoutMs === undefined
       ? connecting
       : Promise.race([
           connecting,
           new Promise<never>((_, reject) => {
-            timer = setTimeout(() => reject(dialTimeoutError(hostname, port, timeoutMs)), timeoutMs);
+            timer = setTimeout(() => {
+              timedOut = true;
+              reject(dialTimeoutError(hostname, port, timeoutMs));
+            }, timeoutMs);
           }),
         ]));
     conn.setNoDelay(true);
@@ -335,8 +339,7 @@ async function dialTcp(options: DialTcpOptions): Promise<TcpSocket> {
   } catch (error) {
     // Deno.connect cannot be aborted: close a connection that arrives after the timeout.
     connecting.then((conn) => conn.close()).catch(() => {});
-    if (error instanceof Error && error.message.includes("timed out after")) throw error;
-    throw dialError(hostname, port, error);
+    throw timedOut ? error : dialError(hostname, port, error);
   } finally {
     clearTimeout(timer);
   }

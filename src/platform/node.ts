@@ -3,6 +3,7 @@
 
 import http from "node:http";
 import https from "node:https";
+import { rootCertificates } from "node:tls";
 import process from "node:process";
 import type { Duplex } from "node:stream";
 import { getRequestListener } from "@hono/node-server";
@@ -161,11 +162,12 @@ function connectWebSocket(url: string, options: ConnectWebSocketOptions): Promis
       reject(error);
     };
     // ws loads bufferutil by itself when installed (masking in C: 431-684 instead of 117 MB/s,
-    // runtime-feasibility.md section 4). `ca` adds a private CA for this connection only.
+    // runtime-feasibility.md section 4). `ca` replaces Node's default roots, so they are
+    // passed along to keep the system CAs too (https://nodejs.org/api/tls.html#tlscreatesecurecontextoptions).
     const ws = new WebSocket(url, {
       headers: options.headers,
       perMessageDeflate: false,
-      ...(options.caCertificates?.length ? { ca: [...options.caCertificates] } : {}),
+      ...(options.caCertificates?.length ? { ca: [...rootCertificates, ...options.caCertificates] } : {}),
     });
     // Handlers are attached before the handshake ends: a Bun server sends its first
     // message in the same TCP segment as the 101 (runtime-feasibility.md section 1).

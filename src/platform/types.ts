@@ -11,7 +11,11 @@ export interface TcpSocketHandlers {
   end(): void;
   /** After `write()` returned false: the socket can take more. */
   drain(): void;
-  /** The socket is fully closed. `error` is set when it failed (reset, timeout). Called exactly once. */
+  /**
+   * The socket is fully closed: both sides sent FIN, or destroy() was called, or it
+   * failed. `error` is set when it failed (reset, broken pipe), with a short reason as
+   * its message ("connection reset"). Called exactly once, never synchronously inside destroy().
+   */
   close(error?: Error): void;
 }
 
@@ -26,6 +30,7 @@ export interface TcpSocket {
   /**
    * Queue bytes for sending. Returns false when the caller should stop writing
    * until `drain`; the bytes were still accepted. The chunk must not be changed afterwards.
+   * After end() or destroy() the bytes are dropped and false is returned.
    */
   write(chunk: Uint8Array): boolean;
   /** Stop delivering `data` (the kernel window then pushes back on the peer). */
@@ -50,6 +55,8 @@ export interface ListenTcpOptions {
   port: number;
 }
 
+/** dialTcp rejects with an Error whose message names the address and the reason,
+ * e.g. `Cannot connect to 127.0.0.1:5432: connection refused`. */
 export interface DialTcpOptions {
   hostname: string;
   port: number;
@@ -63,18 +70,30 @@ export interface WebSocketHandlers {
   open(ws: WebSocketConn): void;
   /** One binary message. The bytes belong to the callee. Text messages arrive UTF-8 encoded with `text: true`. */
   message(data: Uint8Array, text: boolean): void;
-  /** Closed, by either side or by a failure. Called exactly once. */
+  /**
+   * Closed, by either side or by a failure. Called exactly once, and only after `open`
+   * (a socket that never opens reports nothing here: the client's connect promise
+   * rejects; on a server the handlers are simply dropped). When we closed the socket
+   * ourselves (close(), an oversize message) `code` is the code we sent.
+   */
   close(code: number, reason: string): void;
 }
 
 export interface WebSocketConn {
-  /** Queue one binary message. Never drops: callers bound what they queue using `bufferedAmount`. */
+  /**
+   * Queue one binary message. Never drops while open: callers bound what they queue
+   * using `bufferedAmount`; a runtime that would drop one closes the socket (1011) instead.
+   * After close() or `close` it does nothing. `data` must not be changed afterwards.
+   */
   send(data: Uint8Array): void;
   /** Bytes queued by send() and not yet handed to the kernel (an estimate on some runtimes). */
   readonly bufferedAmount: number;
   /** Resolves once `bufferedAmount <= threshold`, or when the socket closes. */
   waitForDrain(threshold: number): Promise<void>;
-  /** Start the closing handshake. Idempotent. */
+  /**
+   * Start the closing handshake (default code 1000). Idempotent. A browser-style client
+   * (Deno's) may only send 1000 or 3000-4999; another code goes out as 1000 with the reason.
+   */
   close(code?: number, reason?: string): void;
 }
 
@@ -84,6 +103,10 @@ export interface ConnectWebSocketOptions {
   caCertificates?: string[];
   /** Give up on the opening handshake after this long (milliseconds). */
   timeoutMs?: number;
+  /**
+   * Attached before the handshake ends, so a message that arrives with the 101 is
+   * delivered; `open` runs before the returned promise resolves.
+   */
   handlers: WebSocketHandlers;
 }
 
@@ -111,7 +134,10 @@ export interface ServeHttpOptions {
 export interface HttpServer {
   readonly port: number;
   readonly hostname: string;
-  /** Stop accepting and close open WebSockets. Idempotent. */
+  /**
+   * Stop accepting, close open WebSockets with 1001 (dropping those that do not
+   * answer within a second) and resolve once the server holds nothing open. Idempotent.
+   */
   close(): Promise<void>;
 }
 
@@ -125,6 +151,11 @@ export interface Platform {
   listenTcp(options: ListenTcpOptions, onSocket: (socket: TcpSocket) => void): Promise<TcpListener>;
   dialTcp(options: DialTcpOptions): Promise<TcpSocket>;
   serveHttp(options: ServeHttpOptions): Promise<HttpServer>;
+  /**
+   * Open a WebSocket client. Rejects with an Error naming the URL and the reason,
+   * e.g. `Cannot open WebSocket to ws://h:1/link: HTTP 403 Forbidden: token expired`
+   * (the status where the runtime shows it; the body only on Node).
+   */
   connectWebSocket(url: string, options: ConnectWebSocketOptions): Promise<WebSocketConn>;
 
   readTextFile(path: string): Promise<string>;
@@ -132,8 +163,9 @@ export interface Platform {
   readTextFileIfExists(path: string): Promise<string | undefined>;
   /** Write atomically (temp file + rename) with mode 0600: readable by the owner only. */
   writePrivateFile(path: string, text: string): Promise<void>;
-  /** Create a directory (and parents) with mode 0700. */
+  /** Create a directory (and parents) with mode 0700. An existing directory is left as it is. */
   makePrivateDir(path: string): Promise<void>;
+  /** Remove a file; one that does not exist is not an error. */
   removeFile(path: string): Promise<void>;
   /** File mode bits (e.g. 0o600), or undefined when missing. */
   fileMode(path: string): Promise<number | undefined>;
@@ -141,6 +173,7 @@ export interface Platform {
   resolvePath(...segments: string[]): string;
   dirname(path: string): string;
 
+  /** An environment variable. On Deno this needs --allow-env (it throws otherwise). */
   env(name: string): string | undefined;
   /** Command-line arguments after the script name. */
   args(): string[];
@@ -148,6 +181,7 @@ export interface Platform {
   exit(code: number): never;
   /** Resident set size of this process in bytes. */
   memoryRss(): number;
+  /** Write all of `text` before returning (blocking), so a line right before exit() is not lost. */
   writeStdout(text: string): void;
   writeStderr(text: string): void;
 }

@@ -498,6 +498,49 @@ export const checks: Record<string, Check> = {
     if (!error.message.includes(url)) fail(`message does not name the URL: ${error.message}`);
   },
 
+  async "WebSocket: a server that never answers the handshake times out naming the URL"(p) {
+    const silent: TcpSocket[] = [];
+    const listener = await tcpServer(p, (s) => {
+      silent.push(s);
+      s.start(new TcpProbe());
+    });
+    try {
+      const url = `ws://${HOST}:${listener.port}/link`;
+      const started = Date.now();
+      let error: unknown;
+      try {
+        await within(p.connectWebSocket(url, { handlers: new WsProbe(), timeoutMs: 300 }), 3000, "handshake timeout");
+      } catch (e) {
+        error = e;
+      }
+      if (!(error instanceof Error)) fail("connectWebSocket did not reject");
+      if (!error.message.includes(url) || !error.message.includes("timed out")) fail(`message: ${error.message}`);
+      if (Date.now() - started < 250) fail("rejected before the timeout");
+    } finally {
+      for (const s of silent) s.destroy();
+      await listener.close();
+    }
+  },
+
+  async "HTTP: a throwing fetch handler answers 500"(p) {
+    const server = await p.serveHttp({
+      hostname: HOST,
+      port: 0,
+      maxMessageBytes: KiB,
+      fetch: () => {
+        throw new Error("deliberate failure in a contract check");
+      },
+      upgrade: () => new Response("no", { status: 400 }),
+    });
+    try {
+      const response = await fetch(`http://${HOST}:${server.port}/`);
+      expectEqual(response.status, 500, "status");
+      if ((await response.text()).includes("deliberate")) fail("the error message leaked to the client");
+    } finally {
+      await server.close();
+    }
+  },
+
   async "WebSocket: binary echo of 0 B, 1 B, 64 KiB and 1 MiB, with headers"(p) {
     const seen = deferred<string | null>();
     const server = await p.serveHttp({
