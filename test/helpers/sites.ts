@@ -1,0 +1,132 @@
+// Starts real site processes for integration tests and stops them again.
+// Each site gets its own temp directory (config + state), ports are picked by the OS.
+
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { type RuntimeName, spawnScript } from "./runtimes.ts";
+import type { SiteStatus } from "../../src/site/status.ts";
+
+export interface SiteSpec {
+  name: string;
+  runtime: RuntimeName;
+  /** Extra Site spec lines, e.g. "keepaliveTimeoutSeconds: 2". */
+  siteSpec?: Record<string, string | number>;
+  /** Accept links on a free port. */
+  acceptLinks?: boolean;
+  listeners?: { name: string; routingKey: string }[];
+  connectors?: { name: string; routingKey: string; port: number; host?: string }[];
+  links?: { name: string; url: string; cost?: number }[];
+}
+
+export class SiteProcess {
+  readonly spec: SiteSpec;
+  readonly dir: string;
+  readonly configFile: string;
+  readonly child: ChildProcess;
+  #output = "";
+  #waiters: { pattern: RegExp; resolve: (m: RegExpMatchArray) => void; from: number }[] = [];
+  readonly exited: Promise<number | null>;
+
+  constructor(spec: SiteSpec) {
+    this.spec = spec;
+    this.dir = mkdtempSync(path.join(tmpdir(), `skiff-${spec.name}-`));
+    this.configFile = path.join(this.dir, "site.yaml");
+    writeFileSync(this.configFile, siteYaml(spec));
+    this.child = spawnScript(spec.runtime, "src/cli.ts", ["run", "--config", this.configFile]);
+    const collect = (chunk: Buffer) => {
+      this.#output += chunk.toString();
+      for (const waiter of [...this.#waiters]) {
+        const match = this.#output.slice(waiter.from).match(waiter.pattern);
+        if (match) {
+          this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+          waiter.resolve(match);
+        }
+      }
+    };
+    this.child.stdout!.on("data", collect);
+    this.child.stderr!.on("data", collect);
+    this.exited = new Promise((resolve) => this.child.on("exit", (code) => resolve(code)));
+  }
+
+  get output(): string {
+    return this.#output;
+  }
+
+  /** Wait for a log line matching `pattern` (searching output from `from`, default the start). */
+  waitFor(pattern: RegExp, timeoutMs = 20_000, from = 0): Promise<RegExpMatchArray> {
+    const existing = this.#output.slice(from).match(pattern);
+    if (existing) return Promise.resolve(existing);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`site ${this.spec.name} (${this.spec.runtime}) never logged ${pattern}:\n${this.#output}`)), timeoutMs);
+      void this.exited.then((code) => {
+        clearTimeout(timer);
+        reject(new Error(`site ${this.spec.name} (${this.spec.runtime}) exited (${code}) before logging ${pattern}:\n${this.#output}`));
+      });
+      this.#waiters.push({
+        pattern,
+        from,
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+      });
+    });
+  }
+
+  async started(): Promise<void> {
+    await this.waitFor(/site \S+ is running on/);
+  }
+
+  async linkUrl(): Promise<string> {
+    const m = await this.waitFor(/accepting links on \S+ \((ws:\/\/[^)]+)\)/);
+    return m[1]!;
+  }
+
+  async listenerPort(name: string): Promise<number> {
+    const m = await this.waitFor(new RegExp(`listener ${name} for \\S+ is listening on [\\d.]+:(\\d+)`));
+    return Number(m[1]);
+  }
+
+  async status(): Promise<SiteStatus> {
+    const { runScript } = await import("./runtimes.ts");
+    const result = await runScript("node", "src/cli.ts", ["status", "--config", this.configFile, "--output", "json"]);
+    if (result.code !== 0) throw new Error(`status failed (${result.code}): ${result.stderr}`);
+    return JSON.parse(result.stdout) as SiteStatus;
+  }
+
+  /** SIGTERM and wait for the exit code. */
+  async stop(): Promise<number | null> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGTERM");
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), 10_000);
+    const code = await this.exited;
+    clearTimeout(timer);
+    rmSync(this.dir, { recursive: true, force: true });
+    return code;
+  }
+
+  kill(): void {
+    this.child.kill("SIGKILL");
+  }
+}
+
+export function siteYaml(spec: SiteSpec): string {
+  const docs: string[] = [];
+  const resource = (kind: string, name: string, body: string) =>
+    docs.push(`apiVersion: skupper.io/v2alpha1\nkind: ${kind}\nmetadata:\n  name: ${name}\nspec:\n${body}`);
+  const siteLines = Object.entries(spec.siteSpec ?? {}).map(([k, v]) => `  ${k}: ${v}`);
+  resource("Site", spec.name, siteLines.length > 0 ? siteLines.join("\n") : "  {}");
+  if (spec.acceptLinks) resource("RouterAccess", `${spec.name}-access`, "  bindHost: 127.0.0.1\n  roles:\n    - name: inter-router\n      port: 0");
+  for (const l of spec.listeners ?? []) resource("Listener", l.name, `  routingKey: ${l.routingKey}\n  host: 127.0.0.1\n  port: 0`);
+  for (const c of spec.connectors ?? []) resource("Connector", c.name, `  routingKey: ${c.routingKey}\n  host: ${c.host ?? "127.0.0.1"}\n  port: ${c.port}`);
+  for (const l of spec.links ?? []) resource("Link", l.name, `  url: ${l.url}\n  cost: ${l.cost ?? 1}`);
+  return docs.join("\n---\n") + "\n";
+}
+
+/** Start several sites and wait until each has started. */
+export async function startSites(specs: SiteSpec[]): Promise<SiteProcess[]> {
+  const sites = specs.map((s) => new SiteProcess(s));
+  await Promise.all(sites.map((s) => s.started()));
+  return sites;
+}

@@ -1,0 +1,124 @@
+// Test servers and clients that move bytes through sites and check them.
+
+import { createHash } from "node:crypto";
+import net from "node:net";
+
+export interface TestServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Deterministic bytes: the same seed and length always give the same data. */
+export function pattern(seed: number, length: number): Buffer {
+  const out = Buffer.allocUnsafe(length);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < length; i += 4) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out.writeUInt32LE(x >>> 0, Math.min(i, length - 4));
+  }
+  return out;
+}
+
+export function sha256(data: Buffer | Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+function listen(server: net.Server): Promise<TestServer> {
+  return new Promise((resolve) => {
+    server.listen(0, "127.0.0.1", () => {
+      const sockets = new Set<net.Socket>();
+      server.on("connection", (s) => {
+        sockets.add(s);
+        s.on("close", () => sockets.delete(s));
+      });
+      resolve({
+        port: (server.address() as net.AddressInfo).port,
+        close: () =>
+          new Promise((done) => {
+            for (const s of sockets) s.destroy();
+            server.close(() => done());
+          }),
+      });
+    });
+  });
+}
+
+/** Echoes every byte back, and half-closes after the client does. */
+export function echoServer(): Promise<TestServer> {
+  return listen(net.createServer({ allowHalfOpen: true }, (socket) => {
+    socket.pipe(socket);
+    socket.on("error", () => socket.destroy());
+  }));
+}
+
+/**
+ * Reads the whole request (until the client half-closes), then answers with
+ * `replyBytes` of pattern(2) and the SHA-256 of what it received on the first line.
+ */
+export function exchangeServer(replyBytes: number): Promise<TestServer & { received: string[] }> {
+  const received: string[] = [];
+  const reply = pattern(2, replyBytes);
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    const hash = createHash("sha256");
+    socket.on("data", (d) => hash.update(d));
+    socket.on("end", () => {
+      received.push(hash.digest("hex"));
+      socket.end(reply);
+    });
+    socket.on("error", () => socket.destroy());
+  });
+  return listen(server).then((s) => Object.assign(s, { received }));
+}
+
+/** Send `request`, half-close, and collect the whole reply. */
+export function exchange(port: number, request: Buffer, timeoutMs = 60_000): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ port, host: "127.0.0.1", allowHalfOpen: true });
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no complete reply within ${timeoutMs} ms (got ${chunks.reduce((n, c) => n + c.length, 0)} bytes)`));
+    }, timeoutMs);
+    socket.on("connect", () => socket.end(request));
+    socket.on("data", (d) => chunks.push(d));
+    socket.on("end", () => {
+      clearTimeout(timer);
+      socket.end();
+      resolve(Buffer.concat(chunks));
+    });
+    socket.on("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+}
+
+/** Open a connection and report how long until the far end closes it. */
+export function timeUntilClosed(port: number, timeoutMs = 5000): Promise<{ ms: number; bytes: number }> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    let bytes = 0;
+    const socket = net.connect({ port, host: "127.0.0.1" });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`connection still open after ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.on("data", (d) => (bytes += d.length));
+    socket.on("error", () => {});
+    socket.on("close", () => {
+      clearTimeout(timer);
+      resolve({ ms: Date.now() - started, bytes });
+    });
+  });
+}
+
+/** A port nothing listens on (bound, then closed). */
+export async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
