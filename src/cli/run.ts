@@ -15,16 +15,17 @@ export async function runCommand(platform: Platform, options: RunOptions): Promi
   const config = await loadConfig(platform, options.config);
   const logger = new Logger({ format: options.logFormat, level: options.logLevel, write: (line) => platform.writeStdout(line) });
   const site = await Site.start({ platform, config, logger });
+  const log = site.logger;
   return await new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) {
         // A second signal means "now": skip the graceful close.
-        logger.warn("site.killed", `${signal} again: exiting without a clean shutdown`);
+        log.warn("site.killed", `${signal} again: exiting without a clean shutdown`);
         platform.exit(130);
       }
       stopping = true;
-      logger.info("site.signal", `${signal} received, shutting down`);
+      log.info("site.signal", `${signal} received, shutting down`);
       void site.stop().then(() => resolve(0));
     };
     platform.onSignal("SIGINT", () => stop("SIGINT"));
