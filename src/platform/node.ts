@@ -188,7 +188,7 @@ function connectWebSocket(url: string, options: ConnectWebSocketOptions): Promis
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      conn.opened(socket ?? (ws as unknown as { _socket: Duplex })._socket);
+      conn.opened(socket); // ws emits "upgrade" (with the socket) before "open"
       resolve(conn);
     });
     if (options.timeoutMs !== undefined) {

@@ -57,10 +57,10 @@ export class NodeWebSocketConn implements WebSocketConn {
     });
   }
 
-  /** The handshake completed on `socket` (a net.Socket or tls.TLSSocket). */
-  opened(socket: Duplex): void {
+  /** The handshake completed on `socket` (a net.Socket or tls.TLSSocket); its 'drain' wakes waiters early. */
+  opened(socket: Duplex | undefined): void {
     this.#open = true;
-    socket.on("drain", () => this.#drain.check());
+    socket?.on("drain", () => this.#drain.check());
     this.#handlers.open(this);
   }
 

@@ -141,3 +141,19 @@ export function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs = 15
     child.on("exit", onExit);
   });
 }
+
+/**
+ * Stop a child: SIGTERM, then SIGKILL if it is still running after `timeoutMs`.
+ * Resolves with its exit code (null when killed by a signal). Safe on an exited child.
+ */
+export function stopProcess(child: ChildProcess, timeoutMs = 5000): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
+    child.kill("SIGTERM");
+  });
+}

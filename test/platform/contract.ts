@@ -710,6 +710,29 @@ export const checks: Record<string, Check> = {
     expectEqual((await within(probe.closed.promise, 5000, "client close")).code, 1001, "client close code");
   },
 
+  async "WebSocket: server close() resolves even when a client never answers the close"(p) {
+    const opened = deferred();
+    const server = await wsServer(p, () => ({ open: () => opened.resolve(), message() {}, close() {} }));
+    // A raw client: sends the upgrade request, then neither reads nor answers anything.
+    const socket = await p.dialTcp({ hostname: HOST, port: server.port });
+    const probe = new TcpProbe();
+    socket.start(probe);
+    socket.write(
+      utf8.encode(
+        `GET /link HTTP/1.1\r\nHost: ${HOST}:${server.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+      ),
+    );
+    try {
+      await within(opened.promise, 5000, "server open");
+      socket.pause();
+      await within(server.close(), 4000, "server close() with a silent client");
+    } finally {
+      socket.destroy();
+      await server.close();
+    }
+  },
+
   async "Files: private dir 0700, private file 0600, atomic overwrite"(p, ctx) {
     const dir = p.resolvePath(ctx.tmpDir, "state", "nested");
     await p.makePrivateDir(dir);

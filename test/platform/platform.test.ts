@@ -2,11 +2,11 @@
 // checks inside Node, Deno and Bun and reports JSON lines; each check is one test here.
 
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { RUNTIMES, runScript, spawnScript, waitForLine, type RuntimeName } from "../helpers/runtimes.ts";
+import { RUNTIMES, runScript, spawnScript, stopProcess, waitForLine, type RuntimeName } from "../helpers/runtimes.ts";
 import { checkNames } from "./contract.ts";
 
 const MAIN = "test/platform/contract-main.ts";
@@ -31,7 +31,7 @@ function makeTls(dir: string): void {
 beforeAll(() => {
   workDir = mkdtempSync(path.join(tmpdir(), "skiff-platform-"));
   tlsDir = path.join(workDir, "tls");
-  execFileSync("mkdir", ["-p", tlsDir]);
+  mkdirSync(tlsDir);
   makeTls(tlsDir);
 });
 
@@ -122,12 +122,10 @@ describe.each(RUNTIMES)("platform contract on %s", (runtime) => {
       expect(body).toBe(runtime);
       let stdout = "";
       child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
-      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-      child.kill("SIGTERM");
-      expect(await exited).toBe(0);
+      expect(await stopProcess(child)).toBe(0);
       expect(stdout).toContain("stopped");
     } finally {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      await stopProcess(child, 0);
     }
   });
 });
@@ -146,8 +144,7 @@ describe.skipIf(pairs.length === 0)("WebSocket across runtimes", () => {
       expect(result.stdout + result.stderr).toContain(`ok ${client}`);
       expect(result.code).toBe(0);
     } finally {
-      child.kill("SIGTERM");
-      await new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.on("exit", resolve)));
+      await stopProcess(child);
     }
   });
 });
