@@ -1,0 +1,270 @@
+// TCP on Deno through the native Deno.listen/Deno.connect, adapted to TcpSocket
+// (Deno's node:net server grew to ~400 MB RSS on 1 GiB; runtime-feasibility.md section 3).
+
+import type { DialTcpOptions, ListenTcpOptions, TcpListener, TcpSocket, TcpSocketHandlers } from "./types.ts";
+import { dialError, dialTimeoutError, listenError, socketError } from "./common.ts";
+import { Deno, type DenoConn, type DenoListener } from "./deno-api.ts";
+
+/** Bytes per read. A short read is copied out so a small chunk does not pin 64 KiB. */
+const READ_SIZE = 64 * 1024;
+/** write() returns false once this much is queued (Node's default is 16 KiB; Skiff's frames are bigger). */
+const HIGH_WATER_MARK = 64 * 1024;
+/** Queued chunks smaller than this are merged into one write of at most MAX_COALESCED bytes. */
+const COALESCE_BELOW = 16 * 1024;
+const MAX_COALESCED = 64 * 1024;
+
+/**
+ * TcpSocket over a Deno.Conn. Deno.Conn is pull-based (read/write promises), so
+ * this class supplies what node:net has built in: a read loop that honours
+ * pause(), a write queue with a high-water mark and `drain`, and half-close via
+ * closeWrite(). Native instead of node:net because Deno's node:net server grew
+ * to ~400 MB RSS on a 1 GiB transfer, native stayed at 47 MB (runtime-feasibility.md section 3).
+ */
+class DenoTcpSocket implements TcpSocket {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  #conn: DenoConn;
+  #handlers: TcpSocketHandlers | undefined;
+  #paused = false;
+  #resumed: (() => void) | undefined;
+  #readDone = false;
+  #queue: Uint8Array[] = [];
+  #queued = 0;
+  #writing = false;
+  #needDrain = false;
+  #endRequested = false;
+  #writeDone = false;
+  #destroyed = false;
+  #closeState: "open" | "pending" | "delivered" = "open";
+  #closeError: Error | undefined;
+
+  constructor(conn: DenoConn) {
+    this.#conn = conn;
+    this.remoteAddress = conn.remoteAddr.hostname;
+    this.remotePort = conn.remoteAddr.port;
+  }
+
+  start(handlers: TcpSocketHandlers): void {
+    if (this.#handlers !== undefined) throw new Error("TcpSocket.start() was already called");
+    this.#handlers = handlers;
+    if (this.#closeState === "pending") {
+      this.#scheduleClose();
+      return;
+    }
+    void this.#readLoop();
+  }
+
+  async #readLoop(): Promise<void> {
+    const handlers = this.#handlers!;
+    while (!this.#destroyed) {
+      const buffer = new Uint8Array(READ_SIZE);
+      let n: number | null;
+      try {
+        n = await this.#conn.read(buffer);
+      } catch (error) {
+        this.#fail(error);
+        return;
+      }
+      // Bytes read while paused are held until resume(), as node:net does.
+      while (this.#paused && !this.#destroyed) await new Promise<void>((resolve) => (this.#resumed = resolve));
+      if (this.#destroyed) return;
+      if (n === null) {
+        this.#readDone = true;
+        handlers.end();
+        this.#maybeFinish();
+        return;
+      }
+      handlers.data(n < READ_SIZE / 4 ? buffer.slice(0, n) : buffer.subarray(0, n));
+    }
+  }
+
+  write(chunk: Uint8Array): boolean {
+    if (this.#destroyed || this.#endRequested) return false;
+    if (chunk.byteLength > 0) {
+      this.#queue.push(chunk);
+      this.#queued += chunk.byteLength;
+      if (!this.#writing) void this.#writeLoop();
+    }
+    if (this.#queued >= HIGH_WATER_MARK) {
+      this.#needDrain = true;
+      return false;
+    }
+    return true;
+  }
+
+  #takeNext(): Uint8Array {
+    const queue = this.#queue;
+    const first = queue.shift()!;
+    if (first.byteLength >= COALESCE_BELOW || queue.length === 0) return first;
+    let total = first.byteLength;
+    let count = 0;
+    while (count < queue.length && total + queue[count].byteLength <= MAX_COALESCED) total += queue[count++].byteLength;
+    if (count === 0) return first;
+    const merged = new Uint8Array(total);
+    merged.set(first);
+    let offset = first.byteLength;
+    for (const chunk of queue.splice(0, count)) {
+      merged.set(chunk, offset);
+      offset += chunk.byteLength;
+    }
+    return merged;
+  }
+
+  async #writeLoop(): Promise<void> {
+    this.#writing = true;
+    try {
+      while (this.#queue.length > 0 && !this.#destroyed) {
+        let chunk = this.#takeNext();
+        while (chunk.byteLength > 0) {
+          // Deno.Conn.write may write only part of the chunk.
+          const n = await this.#conn.write(chunk);
+          if (this.#destroyed) return;
+          this.#queued -= n;
+          chunk = chunk.subarray(n);
+        }
+      }
+    } catch (error) {
+      this.#fail(error);
+      return;
+    } finally {
+      this.#writing = false;
+    }
+    if (this.#destroyed) return;
+    if (this.#needDrain) {
+      this.#needDrain = false;
+      this.#handlers?.drain();
+    }
+    void this.#maybeCloseWrite();
+  }
+
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    this.#paused = false;
+    const resumed = this.#resumed;
+    this.#resumed = undefined;
+    resumed?.();
+  }
+
+  end(): void {
+    if (this.#destroyed || this.#endRequested) return;
+    this.#endRequested = true;
+    void this.#maybeCloseWrite();
+  }
+
+  async #maybeCloseWrite(): Promise<void> {
+    if (!this.#endRequested || this.#writeDone || this.#writing || this.#queue.length > 0 || this.#destroyed) return;
+    this.#writeDone = true;
+    try {
+      await this.#conn.closeWrite();
+    } catch (error) {
+      this.#fail(error);
+      return;
+    }
+    this.#maybeFinish();
+  }
+
+  /** Both directions are done: release the conn and report a clean close. */
+  #maybeFinish(): void {
+    if (this.#readDone && this.#writeDone && !this.#writing && !this.#destroyed) this.#teardown(undefined);
+  }
+
+  #fail(error: unknown): void {
+    if (!this.#destroyed) this.#teardown(socketError(error));
+  }
+
+  destroy(): void {
+    if (!this.#destroyed) this.#teardown(undefined);
+  }
+
+  #teardown(error: Error | undefined): void {
+    this.#destroyed = true;
+    this.#queue = [];
+    this.#queued = 0;
+    try {
+      this.#conn.close();
+    } catch {
+      // already closed
+    }
+    this.resume(); // let a paused read loop see #destroyed and exit
+    this.#closeError = error;
+    this.#closeState = "pending";
+    if (this.#handlers !== undefined) this.#scheduleClose();
+  }
+
+  /** close is delivered once, asynchronously like node:net, and only after start(). */
+  #scheduleClose(): void {
+    queueMicrotask(() => {
+      if (this.#closeState !== "pending") return;
+      this.#closeState = "delivered";
+      this.#handlers!.close(this.#closeError);
+    });
+  }
+}
+
+export async function listenTcp(options: ListenTcpOptions, onSocket: (socket: TcpSocket) => void): Promise<TcpListener> {
+  let listener: DenoListener;
+  try {
+    listener = Deno.listen({ hostname: options.hostname, port: options.port, transport: "tcp" });
+  } catch (error) {
+    throw listenError(options.hostname, options.port, error);
+  }
+  const accepting = (async () => {
+    try {
+      for await (const conn of listener) {
+        conn.setNoDelay(true);
+        onSocket(new DenoTcpSocket(conn));
+      }
+    } catch {
+      // the listener was closed
+    }
+  })();
+  let closed: Promise<void> | undefined;
+  return {
+    port: listener.addr.port,
+    hostname: options.hostname,
+    close() {
+      closed ??= (async () => {
+        try {
+          listener.close();
+        } catch {
+          // already closed
+        }
+        // The socket stays bound until the pending accept() ends: a dial right after
+        // close() was accepted by the kernel and then reset. Wait for the loop to finish.
+        await accepting;
+      })();
+      return closed;
+    },
+  };
+}
+
+export async function dialTcp(options: DialTcpOptions): Promise<TcpSocket> {
+  const { hostname, port, timeoutMs } = options;
+  const connecting = Deno.connect({ hostname, port, transport: "tcp" });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timedOut = false;
+  try {
+    const conn = await (timeoutMs === undefined
+      ? connecting
+      : Promise.race([
+          connecting,
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => {
+              timedOut = true;
+              reject(dialTimeoutError(hostname, port, timeoutMs));
+            }, timeoutMs);
+          }),
+        ]));
+    conn.setNoDelay(true);
+    return new DenoTcpSocket(conn);
+  } catch (error) {
+    // Deno.connect cannot be aborted: close a connection that arrives after the timeout.
+    connecting.then((conn) => conn.close()).catch(() => {});
+    throw timedOut ? error : dialError(hostname, port, error);
+  } finally {
+    clearTimeout(timer);
+  }
+}
