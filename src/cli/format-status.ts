@@ -5,7 +5,10 @@ import type { SiteStatus } from "../site/status.ts";
 export function formatStatus(status: SiteStatus, now: Date): string {
   const out: string[] = [];
   const { site } = status;
-  out.push(`Site ${site.name} (skiff ${site.version} on ${site.runtime} ${site.runtimeVersion}), up ${ago(site.startedAt, now)}`);
+  out.push(
+    `Site ${site.name} (skiff ${site.version} on ${site.runtime} ${site.runtimeVersion}), up ${ago(site.startedAt, now)}, ` +
+      `${Math.round(site.rssBytes / (1024 * 1024))} MiB resident`,
+  );
   if (site.linkUrl !== undefined) out.push(`  accepts links at ${site.linkUrl}`);
 
   out.push("", "Links");

@@ -28,7 +28,7 @@ export interface ServiceStatus {
 }
 
 export interface SiteStatus {
-  site: { name: string; runtime: string; runtimeVersion: string; version: string; startedAt: string; linkUrl?: string };
+  site: { name: string; runtime: string; runtimeVersion: string; version: string; startedAt: string; linkUrl?: string; rssBytes: number };
   links: LinkStatusEntry[];
   network: { site: string; runtime: string; version: string; cost?: number; links: { site: string; cost: number }[] }[];
   services: ServiceStatus[];
@@ -109,6 +109,7 @@ export function buildStatus(site: Site): SiteStatus {
       version: router.version,
       startedAt: site.startedAt.toISOString(),
       linkUrl: site.linkUrl,
+      rssBytes: site.platform.memoryRss(),
     },
     links,
     network,
