@@ -1,0 +1,164 @@
+// Shared pieces of the benchmark scripts: a byte sink, a timed bulk sender,
+// site processes on each runtime, and figures printed as medians.
+
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const MiB = 1024 * 1024;
+export const GiB = 1024 * MiB;
+export type Runtime = "node" | "deno" | "bun";
+
+export function runtimeCommand(runtime: Runtime): string[] {
+  const bin = (name: string) => path.join(ROOT, "node_modules", ".bin", name);
+  switch (runtime) {
+    case "node":
+      return [process.execPath, "--import", "tsx"];
+    case "deno":
+      return [bin("deno"), "run", "-A"];
+    case "bun":
+      return [bin("bun")];
+  }
+}
+
+/** A TCP server that counts what it receives and, at the client's FIN, answers with the count. */
+export async function startSink(): Promise<{ port: number; close(): void }> {
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    let bytes = 0;
+    socket.on("data", (d) => (bytes += d.length));
+    socket.on("end", () => socket.end(`${bytes}\n`));
+    socket.on("error", () => socket.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  return { port: (server.address() as net.AddressInfo).port, close: () => server.close() };
+}
+
+/** Send `total` bytes on `streams` connections at once; resolves with MB/s once the sink confirmed every byte. */
+export async function sendBulk(port: number, total: number, streams = 1): Promise<number> {
+  const chunk = Buffer.alloc(256 * 1024, 0x5a);
+  const per = Math.floor(total / streams);
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: streams }, () =>
+      new Promise<void>((resolve, reject) => {
+        const socket = net.connect({ port, host: "127.0.0.1", allowHalfOpen: true });
+        let sent = 0;
+        let reply = "";
+        const pump = () => {
+          while (sent < per) {
+            const piece = per - sent >= chunk.length ? chunk : chunk.subarray(0, per - sent);
+            sent += piece.length;
+            if (!socket.write(piece)) return;
+          }
+          socket.end();
+        };
+        socket.on("connect", pump);
+        socket.on("drain", pump);
+        socket.on("data", (d) => (reply += d.toString()));
+        socket.on("end", () => {
+          if (Number(reply.trim()) !== per) reject(new Error(`sink received ${reply.trim()} of ${per} bytes`));
+          else resolve();
+          socket.end();
+        });
+        socket.on("error", reject);
+      }),
+    ),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  return (per * streams) / MiB / seconds;
+}
+
+export interface SitePlan {
+  name: string;
+  runtime: Runtime;
+  yaml: string;
+}
+
+export class BenchSite {
+  readonly child: ChildProcess;
+  readonly dir: string;
+  output = "";
+
+  constructor(plan: SitePlan) {
+    this.dir = mkdtempSync(path.join(tmpdir(), `skiff-bench-${plan.name}-`));
+    const config = path.join(this.dir, "site.yaml");
+    writeFileSync(config, plan.yaml);
+    const [cmd, ...args] = runtimeCommand(plan.runtime);
+    this.child = spawn(cmd!, [...args, path.join(ROOT, "src/cli.ts"), "run", "--config", config], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    this.child.stdout!.on("data", (d) => (this.output += d.toString()));
+    this.child.stderr!.on("data", (d) => (this.output += d.toString()));
+  }
+
+  async waitFor(pattern: RegExp, timeoutMs = 30_000): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const m = this.output.match(pattern);
+      if (m) return m;
+      if (this.child.exitCode !== null) throw new Error(`site exited:\n${this.output}`);
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}:\n${this.output}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null) {
+      this.child.kill("SIGTERM");
+      await new Promise((r) => this.child.once("exit", r));
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export function resource(kind: string, name: string, spec: string): string {
+  return `apiVersion: skupper.io/v2alpha1\nkind: ${kind}\nmetadata:\n  name: ${name}\nspec:\n${spec}\n`;
+}
+
+/** Two sites on one runtime: west has a listener, east a connector to `targetPort`. Returns the listener port. */
+export async function startPair(runtime: Runtime, targetPort: number): Promise<{ port: number; sites: BenchSite[] }> {
+  const east = new BenchSite({
+    name: "east",
+    runtime,
+    yaml: [
+      resource("Site", "east", "  {}"),
+      resource("RouterAccess", "east-access", "  bindHost: 127.0.0.1\n  roles:\n    - name: inter-router\n      port: 0"),
+      resource("Connector", "bulk", `  routingKey: bulk\n  host: 127.0.0.1\n  port: ${targetPort}`),
+    ].join("---\n"),
+  });
+  const url = (await east.waitFor(/accepting links on \S+ \((ws:\/\/[^)]+)\)/))[1]!;
+  const west = new BenchSite({
+    name: "west",
+    runtime,
+    yaml: [
+      resource("Site", "west", "  {}"),
+      resource("Link", "to-east", `  url: ${url}`),
+      resource("Listener", "bulk", "  routingKey: bulk\n  host: 127.0.0.1\n  port: 0"),
+    ].join("---\n"),
+  });
+  const port = Number((await west.waitFor(/listener bulk for \S+ is listening on [\d.]+:(\d+)/))[1]);
+  await west.waitFor(/link to-east is up/);
+  // The route is known once east's advert has arrived; a tiny transfer proves it.
+  for (let i = 0; ; i++) {
+    try {
+      await sendBulk(port, 1024);
+      break;
+    } catch (err) {
+      if (i > 100) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return { port, sites: [east, west] };
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+export function summary(values: number[], digits = 0): string {
+  return `${median(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}-${Math.max(...values).toFixed(digits)})`;
+}
