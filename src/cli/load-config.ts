@@ -9,7 +9,9 @@ export async function loadConfig(platform: Platform, file: string): Promise<Site
   try {
     text = await platform.readTextFile(file);
   } catch (err) {
-    throw new SkiffError(ErrorCode.Config, `cannot read configuration file ${file}: ${errorMessage(err)}`);
+    const missing = (err as { code?: string }).code === "ENOENT";
+    const why = missing ? "no such file" : errorMessage(err);
+    throw new SkiffError(ErrorCode.Config, `cannot read configuration file ${file}: ${why}`);
   }
   return parseConfig(file, text, { cwd: platform.resolvePath(".") });
 }
