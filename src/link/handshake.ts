@@ -114,8 +114,10 @@ export interface Handshake {
   start(): Promise<Uint8Array[]>;
   /**
    * Process one message from the peer. Calls are queued and processed in
-   * call order, so a link may call this for each message as it arrives.
-   * Rejects with ProtocolError or SecurityError; after that the handshake is failed.
+   * call order. The message after the one that completes the handshake
+   * belongs to the record layer, so a link awaits each call before deciding
+   * where the next message goes. Rejects with ProtocolError or SecurityError;
+   * after that the handshake is failed and `abort()` gives the alert to send.
    */
   receive(message: Uint8Array): Promise<HandshakeStep>;
   /**
