@@ -105,11 +105,8 @@ export class LinkSession {
   /** Send our Hello and start reading. */
   start(): void {
     const { local, windowBytes, maxStreams } = this.#options;
-    this.#options.channel.attach({
-      message: (data) => this.#receive(data),
-      closed: (code, reason) => this.#channelClosed(code, reason),
-    });
-    if (this.#state === "closed") return;
+    // Hello goes first: reading may deliver the peer's Hello at once, and what
+    // we queue when the link turns ready (adverts) must not overtake ours.
     this.#mux.sendControl(
       FrameType.Hello,
       encodeHello({
@@ -123,6 +120,10 @@ export class LinkSession {
       }),
     );
     this.#keepaliveTimer = setInterval(() => this.#keepalive(), this.#options.keepaliveIntervalMs);
+    this.#options.channel.attach({
+      message: (data) => this.#receive(data),
+      closed: (code, reason) => this.#channelClosed(code, reason),
+    });
   }
 
   openStream(open: Open): MuxStream {

@@ -122,3 +122,18 @@ export async function closedPort(): Promise<number> {
   await new Promise<void>((r) => server.close(() => r()));
   return port;
 }
+
+/** Retry a small echo through `port` until the route to the far site is known. */
+export async function waitForRoute(port: number, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const reply = await exchange(port, Buffer.from("ping"), 2000);
+      if (reply.toString() === "ping") return;
+    } catch {
+      // not routed yet
+    }
+    if (Date.now() > deadline) throw new Error(`no route through port ${port} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

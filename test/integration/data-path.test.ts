@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RUNTIMES, type RuntimeName } from "../helpers/runtimes.ts";
 import { type SiteProcess, startSites, SiteProcess as Site } from "../helpers/sites.ts";
-import { closedPort, echoServer, exchange, exchangeServer, pattern, sha256, type TestServer, timeUntilClosed } from "../helpers/traffic.ts";
+import { closedPort, echoServer, exchange, exchangeServer, pattern, sha256, type TestServer, timeUntilClosed, waitForRoute } from "../helpers/traffic.ts";
 
 const MiB = 1024 * 1024;
 const PAIRS: [RuntimeName, RuntimeName][] = (
@@ -17,21 +17,6 @@ const PAIRS: [RuntimeName, RuntimeName][] = (
     ["bun", "bun"],
   ] as [RuntimeName, RuntimeName][]
 ).filter(([a, b]) => RUNTIMES.includes(a) && RUNTIMES.includes(b));
-
-/** Retry a small echo until the route to the far site is known. */
-async function waitForRoute(port: number, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const reply = await exchange(port, Buffer.from("ping"), 2000);
-      if (reply.toString() === "ping") return;
-    } catch {
-      // not routed yet
-    }
-    if (Date.now() > deadline) throw new Error(`no route through port ${port} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe.each(PAIRS)("a client on a %s site reaches a server behind a %s site", (westRuntime, eastRuntime) => {
   let bulk: TestServer & { received: string[] };

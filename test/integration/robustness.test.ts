@@ -8,7 +8,7 @@ import { encodeFrame, FrameType } from "../../src/protocol/frames.ts";
 import { encodeHello } from "../../src/protocol/messages.ts";
 import { RUNTIMES } from "../helpers/runtimes.ts";
 import { SiteProcess, startSites } from "../helpers/sites.ts";
-import { echoServer, exchange, pattern, sha256, type TestServer } from "../helpers/traffic.ts";
+import { echoServer, exchange, pattern, sha256, type TestServer, waitForRoute } from "../helpers/traffic.ts";
 
 const MiB = 1024 * 1024;
 
@@ -48,6 +48,7 @@ describe.each(RUNTIMES)("a %s site facing a misbehaving peer", (runtime) => {
     west = new SiteProcess({ name: "west", runtime: "node", listeners: [{ name: "echo", routingKey: "echo" }], links: [{ name: "to-east", url: linkUrl }] });
     port = await west.listenerPort("echo");
     await west.waitFor(/link to-east is up/);
+    await waitForRoute(port);
   });
 
   afterAll(async () => {
