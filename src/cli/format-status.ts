@@ -35,13 +35,14 @@ export function formatStatus(status: SiteStatus, now: Date): string {
   out.push("", `Network (${status.network.length} site${status.network.length === 1 ? "" : "s"})`);
   out.push(
     ...table(
-      ["SITE", "RUNTIME", "VERSION", "COST", "LINKS"],
+      ["SITE", "RUNTIME", "VERSION", "COST", "VIA", "LINKS (cost; * = reported by one end only, not used)"],
       status.network.map((n) => [
-        n.site,
+        n.site === site.name ? `${n.site} (this site)` : n.site,
         n.runtime,
         n.version,
-        n.cost === undefined ? "unreachable" : String(n.cost),
-        n.links.map((l) => `${l.site}(${l.cost})`).join(" ") || "-",
+        n.reachable ? String(n.cost) : "unreachable",
+        n.path === undefined ? "-" : n.path.length === 0 ? "-" : n.path.length === 1 ? "direct" : n.path.slice(0, -1).join(" > "),
+        n.links.map((l) => `${l.site}(${l.cost})${l.up ? "" : "*"}`).join(" ") || "-",
       ]),
     ),
   );
@@ -58,24 +59,29 @@ export function formatStatus(status: SiteStatus, now: Date): string {
       const error = c.lastError === undefined ? "" : `; last error: ${c.lastError}`;
       out.push(`    connector ${c.name} to ${c.host}:${c.port}: ${c.connections} connections, ${c.active} active, ${c.errors} errors${error}`);
     }
+    const remoteListeners = service.listenerSites.filter((l) => l.site !== site.name);
+    if (remoteListeners.length > 0) {
+      out.push(`    listeners elsewhere: ${remoteListeners.map((l) => `${l.site} (${l.listeners}, cost ${l.cost})`).join(", ")}`);
+    }
     if (service.servedBy.length === 0) out.push("    served by: no reachable site has a connector for this key");
     else {
-      const next = nextChoice(service.servedBy);
       const sites = service.servedBy.map((s) => `${s.site} (cost ${s.cost}, ${s.connectors} connector${s.connectors === 1 ? "" : "s"}, ${s.outstanding} open)`);
       out.push(`    served by: ${sites.join(", ")}`);
-      if (service.listeners.length > 0) out.push(`    new connections go to: ${next.join(" or ")}`);
+      out.push(`    new connections from here go to: ${service.newConnectionsGoTo.join(" or ")}`);
     }
   }
   const c = status.counters;
-  out.push("", `Streams forwarded ${c.streamsForwarded}, refused ${c.streamsRefused}, no route ${c.noRoute}, retried ${c.retries}`);
+  out.push(
+    "",
+    `Streams: ${c.activeStreams} active, ${c.streamsForwarded} forwarded, ${c.streamsRefused} refused, ${c.noRoute} without a route, ${c.retries} retried elsewhere`,
+    `Limits: ${c.limitRefusals} refused at this site's limits, ${c.linkStreamRefusals} over a link's stream limit; ` +
+      `holding ${mib(c.pendingBytes)} for slow readers (limit ${mib(c.maxPendingBytes)})`,
+  );
   return out.join("\n") + "\n";
 }
 
-/** The sites the balanced rule picks from next: lowest cost + load per connector. */
-function nextChoice(servedBy: SiteStatus["services"][number]["servedBy"]): string[] {
-  const score = (s: (typeof servedBy)[number]) => s.cost + s.outstanding / s.connectors;
-  const best = Math.min(...servedBy.map(score));
-  return servedBy.filter((s) => score(s) === best).map((s) => s.site);
+function mib(bytes: number): string {
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
 }
 
 function table(header: string[], rows: string[][]): string[] {

@@ -5,6 +5,17 @@ import type { MuxStream } from "../mux/mux.ts";
 import type { TcpSocket } from "../platform/types.ts";
 import { ResetCode } from "../protocol/messages.ts";
 
+/** A running bridge, for the router's accounting. */
+export interface Bridge {
+  /**
+   * Bytes this site holds for the connection right now: read from one side
+   * and not yet taken by the other (waiting for credit, or in a local
+   * socket that pushes back). Flow control bounds it by about one window
+   * per direction.
+   */
+  pendingBytes(): number;
+}
+
 export interface BridgeEvents {
   /** Both directions finished cleanly, or one side failed. Called once. */
   done(outcome: { reset?: { code: number; reason: string; byPeer: boolean }; bytesIn: number; bytesOut: number }): void;
@@ -15,7 +26,7 @@ export interface BridgeEvents {
  * Socket -> stream: pause the socket while the stream has no credit.
  * Stream -> socket: credit is returned only once the socket took the bytes.
  */
-export function bridgeSocketToStream(socket: TcpSocket, stream: MuxStream, events: BridgeEvents): void {
+export function bridgeSocketToStream(socket: TcpSocket, stream: MuxStream, events: BridgeEvents): Bridge {
   let bytesIn = 0; // from the socket into the network
   let bytesOut = 0; // from the network to the socket
   let unconsumed = 0; // bytes written to the socket while it pushed back
@@ -75,6 +86,7 @@ export function bridgeSocketToStream(socket: TcpSocket, stream: MuxStream, event
       } else finish();
     },
   });
+  return { pendingBytes: () => (finished ? 0 : stream.pendingBytes + unconsumed) };
 }
 
 /**
@@ -82,7 +94,7 @@ export function bridgeSocketToStream(socket: TcpSocket, stream: MuxStream, event
  * Credit is passed back only as the next hop accepts bytes, so this site
  * holds at most one window per direction.
  */
-export function bridgeStreams(inbound: MuxStream, outbound: MuxStream, events: BridgeEvents): void {
+export function bridgeStreams(inbound: MuxStream, outbound: MuxStream, events: BridgeEvents): Bridge {
   const bytes = new Map<MuxStream, number>([[inbound, 0], [outbound, 0]]);
   /** Bytes read from a stream and written on, waiting for the other stream's drain before credit goes back. */
   const held = new Map<MuxStream, number>([[inbound, 0], [outbound, 0]]);
@@ -121,11 +133,14 @@ export function bridgeStreams(inbound: MuxStream, outbound: MuxStream, events: B
   });
   inbound.setHandlers(forwardFrom(inbound, outbound));
   outbound.setHandlers(forwardFrom(outbound, inbound));
+  return { pendingBytes: () => (finished ? 0 : inbound.pendingBytes + outbound.pendingBytes) };
 }
 
 /** Join two local TCP sockets (a listener and a connector on the same site). */
-export function bridgeSockets(client: TcpSocket, server: TcpSocket, events: BridgeEvents): void {
+export function bridgeSockets(client: TcpSocket, server: TcpSocket, events: BridgeEvents): Bridge {
   const bytes = { in: 0, out: 0 };
+  /** Per socket: bytes written to it since it last pushed back (held by the runtime until it drains). */
+  const backlog = new Map<TcpSocket, number>([[client, 0], [server, 0]]);
   let ended = 0;
   let closed = 0;
   let finished = false;
@@ -137,7 +152,10 @@ export function bridgeSockets(client: TcpSocket, server: TcpSocket, events: Brid
   const pipe = (from: TcpSocket, to: TcpSocket, count: (n: number) => void) => ({
     data(chunk: Uint8Array) {
       count(chunk.byteLength);
-      if (!to.write(chunk)) from.pause();
+      if (!to.write(chunk)) {
+        backlog.set(to, backlog.get(to)! + chunk.byteLength);
+        from.pause();
+      }
     },
     end() {
       to.end();
@@ -145,6 +163,7 @@ export function bridgeSockets(client: TcpSocket, server: TcpSocket, events: Brid
     },
     drain() {
       // `from` of the opposite pipe writes into this socket: let it read again.
+      backlog.set(from, 0);
       (from === client ? server : client).resume();
     },
     close(error?: Error) {
@@ -157,4 +176,5 @@ export function bridgeSockets(client: TcpSocket, server: TcpSocket, events: Brid
   });
   client.start(pipe(client, server, (n) => (bytes.in += n)));
   server.start(pipe(server, client, (n) => (bytes.out += n)));
+  return { pendingBytes: () => (finished ? 0 : backlog.get(client)! + backlog.get(server)!) };
 }

@@ -5,12 +5,27 @@
 import type { Logger } from "../core/logger.ts";
 import { errorMessage, ProtocolError } from "../errors.ts";
 import type { LinkSession } from "../link/session.ts";
-import type { MuxStream } from "../mux/mux.ts";
+import { type MuxStream, StreamLimitError } from "../mux/mux.ts";
 import { decodeJson, encodeJson } from "../protocol/frames.ts";
 import { type Open, ResetCode, resetCodeName } from "../protocol/messages.ts";
 import type { TcpSocket } from "../platform/types.ts";
-import { bridgeSocketToStream, bridgeSockets, bridgeStreams } from "./bridge.ts";
-import { type Advert, AdvertSchema, type Route, Topology } from "./topology.ts";
+import { bestCandidates, type Candidate, chooseBalanced, pickLeastLoaded } from "./balance.ts";
+import { type Bridge, bridgeSocketToStream, bridgeSockets, bridgeStreams } from "./bridge.ts";
+import { type Advert, AdvertSchema, diffRoutes, type Route, Topology } from "./topology.ts";
+
+/** Default cap on the bytes one site holds for connections (see `RouterOptions.maxPendingBytes`). */
+export const DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024;
+/** Default number of sites a new connection tries before the client is told. */
+export const DEFAULT_MAX_CONNECT_ATTEMPTS = 3;
+/** Adverts not refreshed for this many advert intervals age out. */
+export const AGE_OUT_INTERVALS = 3.5;
+
+/**
+ * Resets that arrive before the far end accepted a stream and leave the
+ * client untouched (no byte of it was read yet): the connection is tried
+ * at another site that serves the key.
+ */
+const RETRYABLE = new Set<number>([ResetCode.ConnectFailed, ResetCode.NoRoute, ResetCode.Limit, ResetCode.LinkLost, ResetCode.Shutdown]);
 
 export interface ConnectorSpec {
   name: string;
@@ -24,6 +39,11 @@ export interface ConnectorStats extends ConnectorSpec {
   connections: number;
   errors: number;
   lastError?: string;
+}
+
+export interface ListenerSpec {
+  name: string;
+  routingKey: string;
 }
 
 export interface ListenerCounters {
@@ -41,8 +61,18 @@ export interface RouterOptions {
   dial(host: string, port: number): Promise<TcpSocket>;
   /** How often this site re-sends its advert. Adverts not refreshed for 3.5 intervals age out. */
   advertIntervalMs: number;
-  /** How many sites a connection tries before giving up when connectors refuse. */
+  /** How many sites a connection tries before giving up when connectors refuse. Default 3. */
   maxConnectAttempts?: number;
+  /**
+   * Most bytes this site holds for connections at once: bytes read from one
+   * side and not yet taken by the other because a reader downstream is slow.
+   * Flow control keeps each connection to about one window per direction;
+   * while the total is at the cap, new connections and streams are refused
+   * with reset reason Limit. Default 64 MiB.
+   */
+  maxPendingBytes?: number;
+  /** For tests: the tie-break among equally good destinations. */
+  random?: () => number;
 }
 
 interface SessionEntry {
@@ -51,10 +81,22 @@ interface SessionEntry {
 }
 
 export interface RouterCounters {
+  /** Streams carried on to the next hop. */
   streamsForwarded: number;
+  /** Streams from links refused here (no route, no connector, limit, bad path). */
   streamsRefused: number;
+  /** Client connections that found no reachable site serving their key. */
   noRoute: number;
+  /** Connections tried again at another site after a refusal. */
   retries: number;
+  /** Connections and streams refused because a limit was reached (pending bytes, streams per link). */
+  limitRefusals: number;
+}
+
+/** One candidate site for a key, as status shows it. */
+export interface Choice extends Candidate {
+  /** True when the balanced rule would pick among these for the next connection. */
+  next: boolean;
 }
 
 export class Router {
@@ -62,19 +104,23 @@ export class Router {
   readonly topology: Topology;
   readonly #sessions = new Map<string, SessionEntry[]>();
   readonly #connectors: ConnectorStats[] = [];
+  readonly #listeners: ListenerSpec[] = [];
   /** Connections in flight per destination site, for balancing. */
   readonly #outstanding = new Map<string, number>();
+  readonly #bridges = new Set<Bridge>();
+  #routes: ReadonlyMap<string, Route> = new Map();
   #seq = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
-  readonly counters: RouterCounters = { streamsForwarded: 0, streamsRefused: 0, noRoute: 0, retries: 0 };
+  readonly counters: RouterCounters = { streamsForwarded: 0, streamsRefused: 0, noRoute: 0, retries: 0, limitRefusals: 0 };
 
   constructor(options: RouterOptions) {
     this.#options = options;
-    this.topology = new Topology(options.site, options.advertIntervalMs * 3.5);
+    this.topology = new Topology(options.site, options.advertIntervalMs * AGE_OUT_INTERVALS);
     this.#advertiseLocal();
   }
 
   start(): void {
+    if (this.#timer !== undefined) return;
     this.#timer = setInterval(() => {
       const dropped = this.topology.expire(Date.now());
       for (const site of dropped) this.#options.logger.info("route.expired", `site ${site} is gone: its advert was not refreshed`, { peer: site });
@@ -84,11 +130,22 @@ export class Router {
 
   stop(): void {
     if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
   }
 
   addConnector(spec: ConnectorSpec): void {
     this.#connectors.push({ ...spec, active: 0, connections: 0, errors: 0 });
     this.#advertiseLocal();
+  }
+
+  /** A listener on this site: advertised so every site's status shows where clients come in. */
+  addListener(spec: ListenerSpec): void {
+    this.#listeners.push({ name: spec.name, routingKey: spec.routingKey });
+    this.#advertiseLocal();
+  }
+
+  get site(): string {
+    return this.#options.site;
   }
 
   get version(): string {
@@ -104,6 +161,34 @@ export class Router {
     return this.#outstanding;
   }
 
+  get maxPendingBytes(): number {
+    return this.#options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
+  }
+
+  /** Bytes this site holds for connections right now (see `RouterOptions.maxPendingBytes`). */
+  get pendingBytes(): number {
+    let total = 0;
+    for (const bridge of this.#bridges) total += bridge.pendingBytes();
+    return total;
+  }
+
+  /** Connections and forwarded streams this site carries right now. */
+  get activeBridges(): number {
+    return this.#bridges.size;
+  }
+
+  /**
+   * The sites that serve `routingKey` as this site sees them, cheapest first,
+   * with the ones the next new connection would go to marked `next`.
+   */
+  choices(routingKey: string): Choice[] {
+    const candidates = this.#candidates(routingKey, new Set());
+    const next = new Set(bestCandidates(candidates).map((c) => c.site));
+    return candidates
+      .map((c) => ({ ...c, next: next.has(c.site) }))
+      .sort((a, b) => a.cost - b.cost || a.site.localeCompare(b.site));
+  }
+
   // ---- links ----
 
   /** A link is ready: share everything we know, and announce the new link. */
@@ -112,8 +197,11 @@ export class Router {
     const list = this.#sessions.get(peer) ?? [];
     list.push({ session, cost });
     this.#sessions.set(peer, list);
+    const now = Date.now();
     for (const advert of this.topology.adverts()) {
-      if (advert.site !== this.#options.site) session.sendAdvert(encodeJson(advert));
+      if (advert.site === this.#options.site) continue;
+      const relayed = this.topology.relayable(advert.site, now);
+      if (relayed !== undefined) session.sendAdvert(encodeJson(relayed));
     }
     this.#advertiseLocal();
   }
@@ -135,8 +223,11 @@ export class Router {
       throw new ProtocolError(`malformed Advert at ${issue?.path.join(".") ?? "?"}: ${issue?.message ?? "invalid"}`);
     }
     const advert = parsed.data;
-    if (!this.topology.accept(advert, Date.now())) return;
-    this.#flood(advert, from);
+    const now = Date.now();
+    if (!this.topology.accept(advert, now)) return;
+    const relayed = this.topology.relayable(advert.site, now);
+    if (relayed !== undefined) this.#flood(relayed, from);
+    this.#routesMaybeChanged();
   }
 
   // ---- connections ----
@@ -149,7 +240,7 @@ export class Router {
    */
   connect(routingKey: string, socket: TcpSocket, counters: ListenerCounters): void {
     const tried = new Set<string>();
-    const attempts = this.#options.maxConnectAttempts ?? 3;
+    const attempts = this.#options.maxConnectAttempts ?? DEFAULT_MAX_CONNECT_ATTEMPTS;
     const fail = (reason: string) => {
       counters.failed++;
       counters.lastError = reason;
@@ -159,6 +250,10 @@ export class Router {
         routingKey,
       });
     };
+    const retryOrFail = (reason: string) => {
+      if (tried.size < attempts) attempt(reason);
+      else fail(reason);
+    };
     const attempt = (lastReason?: string) => {
       const destination = this.#choose(routingKey, tried);
       if (destination === undefined) {
@@ -166,17 +261,21 @@ export class Router {
         fail(lastReason ?? `no reachable site serves routing key "${routingKey}"`);
         return;
       }
-      if (tried.size > 0) this.counters.retries++;
+      if (tried.size > 0) {
+        this.counters.retries++;
+        this.#options.logger.info("connection.retry", `connection for ${routingKey} tried again at ${destination.site}: ${lastReason}`, { routingKey });
+      }
       tried.add(destination.site);
       if (destination.site === this.#options.site) {
-        this.#connectLocally(routingKey, socket, counters, (reason) => (tried.size < attempts ? attempt(reason) : fail(reason)));
+        this.#connectLocally(routingKey, socket, counters, retryOrFail);
         return;
       }
       let stream: MuxStream;
       try {
         stream = this.#open(routingKey, destination);
       } catch (err) {
-        attempt(errorMessage(err));
+        if (err instanceof StreamLimitError) this.counters.limitRefusals++;
+        retryOrFail(`${destination.site}: ${errorMessage(err)}`);
         return;
       }
       this.#track(destination.site, +1);
@@ -187,32 +286,46 @@ export class Router {
         drain: () => {},
         accepted: () => {
           accepted = true;
-          bridgeSocketToStream(socket, stream, {
+          const bridge = bridgeSocketToStream(socket, stream, {
             done: () => {
               counters.active--;
               this.#track(destination.site, -1);
+              this.#bridges.delete(bridge);
             },
           });
+          this.#bridges.add(bridge);
         },
         reset: (code, reason) => {
           if (accepted) return;
           this.#track(destination.site, -1);
-          const why = `${destination.site}: ${reason}`;
-          if (code === ResetCode.ConnectFailed && tried.size < attempts) attempt(why);
+          const why = reason.startsWith(destination.site) ? reason : `${destination.site}: ${reason}`;
+          if (RETRYABLE.has(code)) retryOrFail(why);
           else fail(why);
         },
       });
     };
     counters.connections++;
     counters.active++;
+    const full = this.#overPendingLimit();
+    if (full !== undefined) {
+      this.counters.limitRefusals++;
+      fail(full);
+      return;
+    }
     attempt();
   }
 
   /** A stream arrived on a link: dial our connector, or pass it to the next hop. */
-  acceptStream(session: LinkSession, stream: MuxStream, open: Open): void {
+  acceptStream(_session: LinkSession, stream: MuxStream, open: Open): void {
     const [here, ...rest] = open.path;
     if (here !== this.#options.site) {
       this.#refuse(stream, ResetCode.Protocol, `stream addressed to ${here} arrived at ${this.#options.site}`);
+      return;
+    }
+    const full = this.#overPendingLimit();
+    if (full !== undefined) {
+      this.counters.limitRefusals++;
+      this.#refuse(stream, ResetCode.Limit, full);
       return;
     }
     if (rest.length === 0) {
@@ -229,15 +342,23 @@ export class Router {
     try {
       outbound = entry.session.openStream({ ...open, path: rest });
     } catch (err) {
+      if (err instanceof StreamLimitError) this.counters.limitRefusals++;
       this.#refuse(stream, ResetCode.Limit, `${this.#options.site} cannot open a stream to ${next}: ${errorMessage(err)}`);
       return;
     }
     this.counters.streamsForwarded++;
-    bridgeStreams(stream, outbound, { done: () => {} });
-    void session;
+    const bridge = bridgeStreams(stream, outbound, { done: () => this.#bridges.delete(bridge) });
+    this.#bridges.add(bridge);
   }
 
   // ---- internals ----
+
+  #overPendingLimit(): string | undefined {
+    const max = this.maxPendingBytes;
+    const pending = this.pendingBytes;
+    if (pending < max) return undefined;
+    return `site ${this.#options.site} is at its limit of ${mib(max)} held for connections whose readers are slow (${mib(pending)} now); try again later`;
+  }
 
   #refuse(stream: MuxStream, code: number, reason: string): void {
     this.counters.streamsRefused++;
@@ -245,21 +366,19 @@ export class Router {
     stream.reset(code, reason);
   }
 
-  /** Balanced choice: lowest (path cost + load per connector); ties broken at random. */
-  #choose(routingKey: string, exclude: Set<string>): Route | undefined {
-    let best: Route[] = [];
-    let bestScore = Number.POSITIVE_INFINITY;
+  /** Sites that serve the key and can be reached now, with their balancing inputs. */
+  #candidates(routingKey: string, exclude: Set<string>): (Candidate & { route: Route })[] {
+    const found: (Candidate & { route: Route })[] = [];
     for (const { route, connectors } of this.topology.sitesServing(routingKey)) {
       if (exclude.has(route.site)) continue;
       if (route.site !== this.#options.site && this.#bestSession(route.path[0]!) === undefined) continue;
-      const score = route.cost + (this.#outstanding.get(route.site) ?? 0) / connectors;
-      if (score < bestScore) {
-        best = [route];
-        bestScore = score;
-      } else if (score === bestScore) best.push(route);
+      found.push({ site: route.site, cost: route.cost, connectors, outstanding: this.#outstanding.get(route.site) ?? 0, route });
     }
-    if (best.length === 0) return undefined;
-    return best[Math.floor(Math.random() * best.length)];
+    return found;
+  }
+
+  #choose(routingKey: string, exclude: Set<string>): Route | undefined {
+    return chooseBalanced(this.#candidates(routingKey, exclude), this.#options.random)?.route;
   }
 
   #open(routingKey: string, route: Route): MuxStream {
@@ -286,73 +405,87 @@ export class Router {
     else this.#outstanding.set(site, value);
   }
 
-  /** The least busy local connector for a key. */
-  #pickConnector(routingKey: string): ConnectorStats | undefined {
-    let best: ConnectorStats | undefined;
-    for (const c of this.#connectors) {
-      if (c.routingKey !== routingKey) continue;
-      if (best === undefined || c.active < best.active) best = c;
-    }
-    return best;
+  /**
+   * Dial a local connector for `routingKey`: the least loaded first, and each
+   * of the others in turn when one cannot reach its server.
+   */
+  #dialLocal(routingKey: string, forWhom: string, connected: (socket: TcpSocket, connector: ConnectorStats) => void, failed: (reason: string) => void): void {
+    const tried = new Set<ConnectorStats>();
+    let lastReason = `${this.#options.site} has no connector for routing key "${routingKey}"`;
+    const next = () => {
+      const connector = pickLeastLoaded(this.#connectors.filter((c) => c.routingKey === routingKey && !tried.has(c)));
+      if (connector === undefined) {
+        failed(lastReason);
+        return;
+      }
+      tried.add(connector);
+      connector.connections++;
+      connector.active++;
+      this.#options.dial(connector.host, connector.port).then(
+        (socket) => connected(socket, connector),
+        (err) => {
+          connector.active--;
+          connector.errors++;
+          connector.lastError = errorMessage(err);
+          lastReason = `connector ${connector.name} on ${this.#options.site}: ${connector.lastError}`;
+          this.#options.logger.warn(
+            "connector.dial_failed",
+            `connector ${connector.name} (${routingKey}) could not reach ${connector.host}:${connector.port} for a client of ${forWhom}: ${connector.lastError}`,
+            { connector: connector.name, routingKey },
+          );
+          next();
+        },
+      );
+    };
+    next();
   }
 
   #dialConnector(routingKey: string, stream: MuxStream, origin: string): void {
-    const connector = this.#pickConnector(routingKey);
-    if (connector === undefined) {
-      this.#refuse(stream, ResetCode.NoRoute, `${this.#options.site} has no connector for routing key "${routingKey}"`);
-      return;
-    }
-    connector.connections++;
-    connector.active++;
-    this.#options.dial(connector.host, connector.port).then(
-      (socket) => {
+    this.#dialLocal(
+      routingKey,
+      origin,
+      (socket, connector) => {
         if (stream.isDone) {
           socket.destroy();
           connector.active--;
           return;
         }
         stream.accept();
-        bridgeSocketToStream(socket, stream, { done: () => connector.active-- });
+        const bridge = bridgeSocketToStream(socket, stream, {
+          done: () => {
+            connector.active--;
+            this.#bridges.delete(bridge);
+          },
+        });
+        this.#bridges.add(bridge);
       },
-      (err) => {
-        connector.active--;
-        connector.errors++;
-        connector.lastError = errorMessage(err);
-        this.#options.logger.warn(
-          "connector.dial_failed",
-          `connector ${connector.name} (${routingKey}) could not reach ${connector.host}:${connector.port} for a client of ${origin}: ${connector.lastError}`,
-          { connector: connector.name, routingKey },
-        );
-        stream.reset(ResetCode.ConnectFailed, `connector ${connector.name} on ${this.#options.site}: ${connector.lastError}`);
+      (reason) => {
+        if (this.#connectors.some((c) => c.routingKey === routingKey)) stream.reset(ResetCode.ConnectFailed, reason);
+        else this.#refuse(stream, ResetCode.NoRoute, reason);
       },
     );
   }
 
   #connectLocally(routingKey: string, client: TcpSocket, counters: ListenerCounters, retry: (reason: string) => void): void {
-    const connector = this.#pickConnector(routingKey)!;
-    connector.connections++;
-    connector.active++;
-    this.#track(this.#options.site, +1);
-    this.#options.dial(connector.host, connector.port).then(
-      (server) => {
-        bridgeSockets(client, server, {
+    const self = this.#options.site;
+    this.#track(self, +1);
+    this.#dialLocal(
+      routingKey,
+      self,
+      (server, connector) => {
+        const bridge = bridgeSockets(client, server, {
           done: () => {
             connector.active--;
             counters.active--;
-            this.#track(this.#options.site, -1);
+            this.#track(self, -1);
+            this.#bridges.delete(bridge);
           },
         });
+        this.#bridges.add(bridge);
       },
-      (err) => {
-        connector.active--;
-        connector.errors++;
-        connector.lastError = errorMessage(err);
-        this.#track(this.#options.site, -1);
-        this.#options.logger.warn("connector.dial_failed", `connector ${connector.name} (${routingKey}) could not reach ${connector.host}:${connector.port}: ${connector.lastError}`, {
-          connector: connector.name,
-          routingKey,
-        });
-        retry(`connector ${connector.name} on ${this.#options.site}: ${connector.lastError}`);
+      (reason) => {
+        this.#track(self, -1);
+        retry(reason);
       },
     );
   }
@@ -366,6 +499,8 @@ export class Router {
     }
     const services = new Map<string, number>();
     for (const c of this.#connectors) services.set(c.routingKey, (services.get(c.routingKey) ?? 0) + 1);
+    const listeners = new Map<string, number>();
+    for (const l of this.#listeners) listeners.set(l.routingKey, (listeners.get(l.routingKey) ?? 0) + 1);
     // Time-based sequence numbers: a restarted site's adverts are newer than its old ones.
     this.#seq = Math.max(this.#seq + 1, Date.now());
     const advert: Advert = {
@@ -375,9 +510,27 @@ export class Router {
       version: this.#options.version,
       links: [...links].map(([site, cost]) => ({ site, cost })),
       services: [...services].map(([routingKey, connectors]) => ({ routingKey, connectors })),
+      listeners: [...listeners].map(([routingKey, count]) => ({ routingKey, listeners: count })),
     };
     this.topology.setLocal(advert);
     this.#flood(advert, undefined);
+    this.#routesMaybeChanged();
+  }
+
+  /** Log what changed in the route table since the last look (people and scripts read it). */
+  #routesMaybeChanged(): void {
+    const routes = this.topology.routes();
+    if (routes === this.#routes) return;
+    const { gained, lost, changed } = diffRoutes(this.#routes, routes);
+    const first = this.#routes.size === 0;
+    this.#routes = routes;
+    if (first) return; // the table of this site alone, at start
+    if (gained.length + lost.length + changed.length === 0) return;
+    const parts = [`${routes.size - 1} other site${routes.size === 2 ? "" : "s"} reachable`];
+    if (gained.length > 0) parts.push(`reachable now: ${gained.join(", ")}`);
+    if (lost.length > 0) parts.push(`unreachable now: ${lost.join(", ")}`);
+    if (changed.length > 0) parts.push(`new paths to: ${changed.join(", ")}`);
+    this.#options.logger.info("routes.changed", `routes changed: ${parts.join("; ")}`);
   }
 
   #flood(advert: Advert, except: LinkSession | undefined): void {
@@ -386,4 +539,8 @@ export class Router {
       for (const { session } of entries) if (session !== except) session.sendAdvert(payload);
     }
   }
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
 }
