@@ -29,11 +29,12 @@ export class SiteProcess {
   #waiters: { pattern: RegExp; resolve: (m: RegExpMatchArray) => void; from: number }[] = [];
   readonly exited: Promise<number | null>;
 
-  constructor(spec: SiteSpec) {
+  /** `reuseDir`: run again from the directory (config and state) of a site stopped with halt(). */
+  constructor(spec: SiteSpec, reuseDir?: string) {
     this.spec = spec;
-    this.dir = mkdtempSync(path.join(tmpdir(), `skiff-${spec.name}-`));
+    this.dir = reuseDir ?? mkdtempSync(path.join(tmpdir(), `skiff-${spec.name}-`));
     this.configFile = path.join(this.dir, "site.yaml");
-    writeFileSync(this.configFile, siteYaml(spec));
+    if (reuseDir === undefined) writeFileSync(this.configFile, siteYaml(spec));
     this.child = spawnScript(spec.runtime, "src/cli.ts", ["run", "--config", this.configFile]);
     const collect = (chunk: Buffer) => {
       this.#output += chunk.toString();
@@ -108,6 +109,35 @@ export class SiteProcess {
 
   kill(): void {
     this.child.kill("SIGKILL");
+  }
+
+  /** SIGTERM and wait for the exit code, keeping the directory so the same site can run again. */
+  async halt(): Promise<number | null> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGTERM");
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), 10_000);
+    const code = await this.exited;
+    clearTimeout(timer);
+    return code;
+  }
+
+  /** The same site (same config and state directory) started again after halt(). */
+  restart(): SiteProcess {
+    return new SiteProcess(this.spec, this.dir);
+  }
+
+  /** Freeze the process (SIGSTOP): its links fall silent, as when a host hangs or its network drops. */
+  freeze(): void {
+    this.child.kill("SIGSTOP");
+  }
+
+  /** Let a frozen process run again (SIGCONT). */
+  thaw(): void {
+    this.child.kill("SIGCONT");
+  }
+
+  /** The output from `from` on (for waitFor after an event). */
+  get outputLength(): number {
+    return this.#output.length;
   }
 }
 

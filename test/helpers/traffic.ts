@@ -137,3 +137,113 @@ export async function waitForRoute(port: number, timeoutMs = 20_000): Promise<vo
     await new Promise((r) => setTimeout(r, 200));
   }
 }
+
+/** A server that answers every connection with `name` and closes; counts its connections. */
+export function nameServer(name: string): Promise<TestServer & { connections: number }> {
+  const state = { connections: 0 };
+  const server = net.createServer((socket) => {
+    state.connections++;
+    socket.on("error", () => socket.destroy());
+    socket.end(name);
+  });
+  return listen(server).then((s) =>
+    Object.defineProperty(s, "connections", { get: () => state.connections, enumerable: true }) as TestServer & { connections: number },
+  );
+}
+
+/** Connect, read everything until the far end closes, and return it as text. */
+export function readAll(port: number, timeoutMs = 10_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ port, host: "127.0.0.1" });
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no end within ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.on("data", (d) => chunks.push(d));
+    socket.on("end", () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks).toString());
+    });
+    socket.on("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+}
+
+/**
+ * A TCP forwarder between a site and another site's link port, so a test can
+ * cut one link (every connection through it is destroyed and new ones are
+ * refused at once) and restore it.
+ */
+export async function tcpProxy(targetPort: number): Promise<TestServer & { cut(): void; restore(): void }> {
+  let open = true;
+  const pairs = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    if (!open) {
+      client.destroy();
+      return;
+    }
+    const upstream = net.connect({ port: targetPort, host: "127.0.0.1" });
+    pairs.add(client).add(upstream);
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+      pairs.delete(client);
+      pairs.delete(upstream);
+    };
+    client.on("error", drop).on("close", drop);
+    upstream.on("error", drop).on("close", drop);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  const base = await listen(server);
+  return {
+    port: base.port,
+    close: () => {
+      for (const s of pairs) s.destroy();
+      return base.close();
+    },
+    cut: () => {
+      open = false;
+      for (const s of pairs) s.destroy();
+    },
+    restore: () => {
+      open = true;
+    },
+  };
+}
+
+/**
+ * A server that does not read until told: for checking that a slow reader
+ * slows the sender. On resume() it reads everything, and at the client's FIN
+ * answers with the byte count and the SHA-256 of what it got.
+ */
+export async function stalledServer(): Promise<TestServer & { resume(): void; connected: Promise<void> }> {
+  let sockets: net.Socket[] = [];
+  let resolveConnected!: () => void;
+  const connected = new Promise<void>((r) => (resolveConnected = r));
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    socket.pause();
+    sockets.push(socket);
+    const hash = createHash("sha256");
+    let bytes = 0;
+    socket.on("data", (d) => {
+      bytes += d.length;
+      hash.update(d);
+    });
+    socket.on("end", () => socket.end(`${bytes} ${hash.digest("hex")}`));
+    socket.on("error", () => socket.destroy());
+    resolveConnected();
+  });
+  const base = await listen(server);
+  return {
+    ...base,
+    connected,
+    resume: () => {
+      for (const s of sockets) s.resume();
+      sockets = [];
+    },
+  };
+}
