@@ -16,12 +16,13 @@ export function formatStatus(status: SiteStatus, now: Date): string {
   else {
     out.push(
       ...table(
-        ["NAME", "DIRECTION", "STATUS", "PEER", "COST", "RTT", "STREAMS", "SINCE", "REASON"],
+        ["NAME", "DIRECTION", "STATUS", "PEER", "PEER CERT EXPIRES", "COST", "RTT", "STREAMS", "SINCE", "REASON"],
         status.links.map((l) => [
           l.name,
           l.direction,
           l.status,
           l.peer ?? "-",
+          l.peerCertificateExpires === undefined ? "-" : `${l.peerCertificateExpires.slice(0, 16).replace("T", " ")}Z`,
           String(l.cost ?? "-"),
           l.rttMs === undefined ? "-" : `${l.rttMs} ms`,
           String(l.streams),

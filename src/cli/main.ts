@@ -8,12 +8,14 @@ import { SKIFF_VERSION } from "../site/site.ts";
 import { runCommand } from "./run.ts";
 import { statusCommand } from "./status.ts";
 import { loadConfig } from "./load-config.ts";
+import { revokeCommand, tokenIssueCommand, tokenRedeemCommand } from "./token.ts";
 
-/** Exit codes: 0 ok, 1 failure while running, 2 bad usage or configuration, 3 site not running. */
+/** Exit codes: 0 ok, 1 failure while running, 2 bad usage or configuration, 3 site not running, 4 token refused. */
 const exitCodes: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.Usage]: 2,
   [ErrorCode.Config]: 2,
   [ErrorCode.Admin]: 3,
+  [ErrorCode.Token]: 4,
 };
 
 export async function main(): Promise<void> {
@@ -69,6 +71,44 @@ async function dispatch(platform: Platform, args: string[]): Promise<number> {
     .addOption(new Option("-o, --output <format>", "output format").choices(["text", "json"]).default("text"))
     .action((opts) => {
       result = statusCommand(platform, { config: opts.config, output: opts.output });
+    });
+
+  const token = program.command("token").description("issue and redeem access tokens that let another site link to this one");
+  token
+    .command("issue")
+    .description("write an AccessToken file another site can redeem to link to this (running) site")
+    .argument("<file>", "where to write the token (it holds a secret: keep it private)")
+    .addOption(configOption())
+    .option("--redemptions-allowed <n>", "how many sites may redeem it (default 1, or the grant's)")
+    .option("--expiration-window <duration>", "how long it stays valid, e.g. 15m, 1h (default 15m, or the grant's)")
+    .option("--grant <name>", "use the settings of this AccessGrant from the config file")
+    .option("--cost <n>", "the cost of the link the token creates (default 1)")
+    .action((file, opts) => {
+      result = tokenIssueCommand(platform, {
+        config: opts.config,
+        file,
+        grant: opts.grant,
+        redemptionsAllowed: opts.redemptionsAllowed,
+        expirationWindow: opts.expirationWindow,
+        cost: opts.cost,
+      });
+    });
+  token
+    .command("redeem")
+    .description("redeem an AccessToken file: get a certificate and a link to the site that issued it")
+    .argument("<file>", "the AccessToken file")
+    .addOption(configOption())
+    .action((file, opts) => {
+      result = tokenRedeemCommand(platform, { config: opts.config, file });
+    });
+
+  program
+    .command("revoke")
+    .description("refuse links from a site from now on, closing the ones it has")
+    .argument("<site>", "the site's name")
+    .addOption(configOption())
+    .action((site, opts) => {
+      result = revokeCommand(platform, { config: opts.config, site });
     });
 
   program

@@ -190,19 +190,34 @@ const RoutingKey = withMeta(z.string().regex(ROUTING_KEY_RE), {
     "Matched exactly against the routing keys of Listeners and Connectors anywhere in the network.",
 });
 
+/** Settings Skiff reads, all durations; any other name is kept and ignored, as in Skupper. */
+export const DURATION_SETTINGS: Readonly<Record<string, string>> = {
+  "link-certificate-validity": "lifetime of the link certificates this site's CA issues (default 24h; renewed over the link at half-life)",
+  "link-handshake-timeout": "how long a link handshake may take before it is dropped (default 10s)",
+};
+
 const Settings = withMeta(
-  z.record(
-    z.string(),
-    withMeta(z.string(), {
-      type: "string",
-      expected: "a string (quote numbers and booleans, e.g. \"4\")",
-      description: "A setting's value.",
+  z
+    .record(
+      z.string(),
+      withMeta(z.string(), {
+        type: "string",
+        expected: "a string (quote numbers and booleans, e.g. \"4\")",
+        description: "A setting's value.",
+      }),
+    )
+    .superRefine((map, ctx) => {
+      for (const [name, value] of Object.entries(map)) {
+        if (Object.hasOwn(DURATION_SETTINGS, name) && !isDuration(value)) {
+          ctx.addIssue({ code: "custom", path: [name], message: `expected a duration such as 10s, 15m or 24h, found "${value}"` });
+        }
+      }
     }),
-  ),
   {
     type: "map of string to string",
     expected: "a mapping of setting names to string values",
-    description: "Free-form settings, as in Skupper: names with string values, kept with the site's configuration. Skiff defines none at present.",
+    description:
+      "Free-form settings, as in Skupper: names with string values. Skiff reads `link-certificate-validity` (default 24h) and `link-handshake-timeout` (default 10s), both durations.",
   },
 );
 

@@ -1,6 +1,5 @@
-// The message channel a link runs over: a WebSocket, optionally wrapped by
-// the secure record layer. The link sees only this interface, so the
-// handshake and record protection slot in between the socket and the frames.
+// The message channel a link runs over: a WebSocket wrapped by the secure
+// record layer (secure-channel.ts). The link sees only this interface.
 
 import type { WebSocketConn, WebSocketHandlers } from "../platform/types.ts";
 
@@ -80,37 +79,6 @@ export class WebSocketPipe {
   #closeWith(code: number, reason: string): void {
     this.#conn?.close(code, reason);
     this.handlers.close(code, reason);
-  }
-}
-
-/** A channel that sends link messages as they are: loopback links and tests only. */
-export class PlaintextChannel implements MessageChannel {
-  readonly #pipe: WebSocketPipe;
-  readonly #conn: WebSocketConn;
-
-  constructor(pipe: WebSocketPipe, conn: WebSocketConn) {
-    this.#pipe = pipe;
-    this.#conn = conn;
-  }
-
-  send(message: Uint8Array): void {
-    if (!this.#pipe.isClosed) this.#conn.send(message);
-  }
-
-  get bufferedAmount(): number {
-    return this.#conn.bufferedAmount;
-  }
-
-  waitForDrain(threshold: number): Promise<void> {
-    return this.#conn.waitForDrain(threshold);
-  }
-
-  attach(receiver: ChannelReceiver): void {
-    this.#pipe.attach(receiver);
-  }
-
-  close(code: number, reason: string): void {
-    this.#conn.close(code, truncateReason(reason));
   }
 }
 

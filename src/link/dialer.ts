@@ -8,7 +8,7 @@ import { type MessageChannel, WebSocketPipe } from "./channel.ts";
 
 export type LinkStatus = "Pending" | "Ready" | "Error";
 
-/** Turns a fresh WebSocket into the channel a session runs over (handshake and records, or plaintext). */
+/** Turns a fresh WebSocket into the channel a session runs over: the handshake, then records. */
 export type ChannelSetup = (pipe: WebSocketPipe, conn: WebSocketConn, role: "dialer" | "acceptor") => Promise<{ channel: MessageChannel; peerSite?: string }>;
 
 export interface Backoff {
@@ -34,7 +34,7 @@ export interface DialerOptions {
   backoff?: Backoff;
   /** Build and start a session on the channel; resolve when it closes with the reason. */
   run(channel: MessageChannel, peerSite: string | undefined, onReady: (peer: string) => void): Promise<string>;
-  /** A reason to refuse dialing at all (e.g. plaintext off loopback); checked each attempt. */
+  /** A reason not to dial at all (e.g. no credentials yet); checked before each attempt. */
   precheck?(): string | undefined;
 }
 
@@ -50,9 +50,11 @@ export class LinkDialer {
   #wake: (() => void) | undefined;
   #current: MessageChannel | undefined;
   #failures = 0;
+  #caCertificates: string[] | undefined;
 
   constructor(options: DialerOptions) {
     this.#options = options;
+    this.#caCertificates = options.caCertificates;
   }
 
   get name(): string {
@@ -79,6 +81,11 @@ export class LinkDialer {
 
   start(): void {
     void this.#loop();
+  }
+
+  /** CA certificates (PEM) to trust for a wss:// URL, used from the next attempt on. */
+  setCaCertificates(pems: string[]): void {
+    this.#caCertificates = pems;
   }
 
   /** Stop redialing and close the current link. Idempotent. */
@@ -118,7 +125,7 @@ export class LinkDialer {
     const pipe = new WebSocketPipe();
     let conn: WebSocketConn;
     try {
-      conn = await platform.connectWebSocket(url, { handlers: pipe.handlers, caCertificates: this.#options.caCertificates, timeoutMs: 10_000 });
+      conn = await platform.connectWebSocket(url, { handlers: pipe.handlers, caCertificates: this.#caCertificates, timeoutMs: 10_000 });
     } catch (err) {
       return `cannot reach ${url}: ${errorMessage(err)}`;
     }

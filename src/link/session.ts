@@ -27,6 +27,8 @@ export interface SessionEvents {
   stream(session: LinkSession, stream: MuxStream, open: Open): void;
   /** The peer sent a routing advert. */
   advert(session: LinkSession, payload: Uint8Array): void;
+  /** A certificate renewal request or answer (CertRequest / CertIssued). */
+  certificate?(session: LinkSession, type: FrameType, payload: Uint8Array): void;
   /** The link is down. `reason` is for people; `byPeer` when the peer closed it. */
   closed(session: LinkSession, reason: string, byPeer: boolean): void;
 }
@@ -135,6 +137,11 @@ export class LinkSession {
     if (this.#state === "ready") this.#mux.sendControl(FrameType.Advert, payload);
   }
 
+  /** Send a certificate renewal request or answer. */
+  sendCertificateFrame(type: typeof FrameType.CertRequest | typeof FrameType.CertIssued, payload: Uint8Array): void {
+    if (this.#state === "ready") this.#mux.sendControl(type, payload);
+  }
+
   /** Tell the peer why, let queued frames leave, then close. Idempotent. */
   close(reason: string): void {
     if (this.#state === "closing" || this.#state === "closed") return;
@@ -197,6 +204,12 @@ export class LinkSession {
       case FrameType.Advert:
         if (this.#peer === undefined) throw new ProtocolError("Advert before Hello");
         this.#options.events.advert(this, payload);
+        return;
+      case FrameType.CertRequest:
+      case FrameType.CertIssued:
+        if (this.#peer === undefined) throw new ProtocolError(`${type === FrameType.CertRequest ? "CertRequest" : "CertIssued"} before Hello`);
+        if (this.#options.events.certificate === undefined) throw new ProtocolError("certificate renewal is not expected on this link");
+        this.#options.events.certificate(this, type, payload);
         return;
     }
   }

@@ -212,6 +212,8 @@ export class Mux {
       case FrameType.Pong:
       case FrameType.Close:
       case FrameType.Advert:
+      case FrameType.CertRequest:
+      case FrameType.CertIssued:
         this.#options.onControl(frame.type, frame.payload);
         return;
       case FrameType.Open:

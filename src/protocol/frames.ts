@@ -14,6 +14,10 @@ export const FrameType = {
   Pong: 0x03,
   Close: 0x04,
   Advert: 0x05,
+  /** The dialer asks for a fresh link certificate (JSON: csr). */
+  CertRequest: 0x06,
+  /** The acceptor's answer (JSON: certificate). */
+  CertIssued: 0x07,
   Open: 0x10,
   Accept: 0x11,
   Data: 0x12,
@@ -44,7 +48,15 @@ export interface Frame {
   payload: Uint8Array;
 }
 
-const controlOnly = new Set<number>([FrameType.Hello, FrameType.Ping, FrameType.Pong, FrameType.Close, FrameType.Advert]);
+const controlOnly = new Set<number>([
+  FrameType.Hello,
+  FrameType.Ping,
+  FrameType.Pong,
+  FrameType.Close,
+  FrameType.Advert,
+  FrameType.CertRequest,
+  FrameType.CertIssued,
+]);
 
 /**
  * Split one link message into frames, checking every header. The visitor is

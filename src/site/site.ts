@@ -1,34 +1,44 @@
-// One running site: binds listeners, accepts and dials links, runs the
-// router and the local admin endpoint, and stops all of it cleanly.
+// One running site: binds listeners, accepts and dials secure links, runs the
+// router, grants tokens and serves the local admin endpoint, and stops all of
+// it cleanly.
 
 import type { Logger } from "../core/logger.ts";
-import type { SiteConfig } from "../config/load.ts";
-import { errorMessage, ErrorCode, SkiffError } from "../errors.ts";
+import { parseAccessTokens, type AccessTokenConfig, type LinkConfig, type SiteConfig } from "../config/load.ts";
+import { ErrorCode, errorMessage, SkiffError } from "../errors.ts";
 import { type MessageChannel, WebSocketPipe } from "../link/channel.ts";
 import { type ChannelSetup, LinkDialer } from "../link/dialer.ts";
-import { isLoopback, plaintextRefusal, plaintextSetup } from "../link/plaintext.ts";
+import { establishSecureChannel } from "../link/secure-channel.ts";
 import { LinkSession } from "../link/session.ts";
-import { MAX_MESSAGE_BYTES } from "../protocol/frames.ts";
+import { FrameType } from "../protocol/frames.ts";
 import { LinkCloseCode } from "../protocol/messages.ts";
 import type { HttpServer, Platform, RequestInfo, TcpListener, WebSocketHandlers } from "../platform/types.ts";
 import { type ListenerCounters, Router } from "../router/router.ts";
-import { createAdminApp } from "../api/admin.ts";
-import { createLinkApp, LINK_PATH } from "../api/links.ts";
+import { createAdminApp, type TokenRequest } from "../api/admin.ts";
+import { createLinkApp, LINK_PATH, REDEEM_PATH } from "../api/links.ts";
+import { maxRecordBytes } from "../link/records.ts";
+import type { PeerCertificate } from "../ca/validate.ts";
+import { parseDuration } from "../config/duration.ts";
+import { GrantStore, RateLimiter } from "./grants.ts";
+import { DEFAULT_LINK_CERT_VALIDITY_MS, SiteIdentity, type StoredLink } from "./identity.ts";
+import { redeemToken, tokenFingerprint } from "./redeem.ts";
+import { answerCertRequest, CertificateRenewer } from "./renewal.ts";
+import { Revocations } from "./revocations.ts";
 import { StateDir } from "./state.ts";
 import { buildStatus, type SiteStatus } from "./status.ts";
+import { renderAccessToken } from "./token-file.ts";
 
 export const SKIFF_VERSION = "0.1.0";
 
-/** Room for the record layer's header and tag around a full link message. */
-const MAX_WIRE_MESSAGE = MAX_MESSAGE_BYTES + 1024;
 const ADVERT_INTERVAL_MS = 10_000;
+/** A link handshake that has not finished by then is dropped (Site settings: link-handshake-timeout). */
+const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** Handshakes in progress at once; more are refused until some finish. */
+const MAX_PENDING_HANDSHAKES = 64;
 
 export interface SiteOptions {
   platform: Platform;
   config: SiteConfig;
   logger: Logger;
-  /** How links protect their messages. Defaults to plaintext, on loopback only. */
-  channelSetup?: ChannelSetup;
 }
 
 export interface ListenerState {
@@ -42,6 +52,17 @@ export interface ListenerState {
 export interface IncomingLink {
   session: LinkSession;
   remoteAddress: string;
+  peerCertificate: PeerCertificate;
+}
+
+export interface OutgoingLink {
+  dialer: LinkDialer;
+  /** Credentials from a redeemed token; undefined until there are some. */
+  stored?: StoredLink;
+  session?: LinkSession;
+  peerCertificate?: PeerCertificate;
+  certificateExpires?: Date;
+  renewer?: CertificateRenewer;
 }
 
 export class Site {
@@ -52,13 +73,19 @@ export class Site {
   readonly state: StateDir;
   readonly startedAt = new Date();
   readonly listeners: ListenerState[] = [];
-  readonly dialers: LinkDialer[] = [];
+  readonly outgoing = new Map<string, OutgoingLink>();
   readonly incoming = new Set<IncomingLink>();
+  identity!: SiteIdentity;
+  #grants: GrantStore | undefined;
+  #revocations: Revocations | undefined;
+  readonly #redeemLimiter = new RateLimiter({ attempts: 10, perMs: 60_000 });
   readonly #sessions = new Set<LinkSession>();
-  readonly #dialerSessions = new Map<LinkDialer, LinkSession>();
+  /** Who answers certificate renewal frames on each session (the dialer's renewer, or the CA). */
+  readonly #certificateHandlers = new WeakMap<LinkSession, (type: FrameType, payload: Uint8Array) => void>();
   readonly #tcpListeners: TcpListener[] = [];
   readonly #servers: HttpServer[] = [];
-  readonly #setup: ChannelSetup;
+  #pendingHandshakes = 0;
+  #handshakeTimeoutMs = DEFAULT_HANDSHAKE_TIMEOUT_MS;
   #linkServer: HttpServer | undefined;
   #adminUrl: string | undefined;
   #stopping: Promise<void> | undefined;
@@ -68,7 +95,6 @@ export class Site {
     this.platform = options.platform;
     this.logger = options.logger.with({ site: options.config.site.name });
     this.state = new StateDir(options.platform, options.config.site.stateDir);
-    this.#setup = options.channelSetup ?? plaintextSetup;
     this.router = new Router({
       site: options.config.site.name,
       runtime: options.platform.runtime,
@@ -91,23 +117,24 @@ export class Site {
     return site;
   }
 
+  /** Where other sites reach this site's link endpoint. */
   get linkUrl(): string | undefined {
     const access = this.config.routerAccess;
     if (access === undefined || this.#linkServer === undefined) return undefined;
     // publicUrl names the site's base (e.g. wss://edge.example.com/skiff); links live under /v1/link.
     if (this.config.site.publicUrl !== undefined) return this.config.site.publicUrl + "/v1/link";
     const host = access.bindHost === "0.0.0.0" || access.bindHost === "::" ? "127.0.0.1" : access.bindHost;
-    return `ws://${host}:${this.#linkServer.port}${LINK_PATH}`;
+    const scheme = access.tls === undefined ? "ws" : "wss";
+    return `${scheme}://${host.includes(":") ? `[${host}]` : host}:${this.#linkServer.port}${LINK_PATH}`;
   }
 
   get adminUrl(): string | undefined {
     return this.#adminUrl;
   }
 
-  /** The live session of an outgoing link, if it is up. */
-  sessionFor(dialer: LinkDialer): LinkSession | undefined {
-    const session = this.#dialerSessions.get(dialer);
-    return session?.state === "closed" ? undefined : session;
+  /** Link handshakes in progress (each is dropped at the handshake timeout). */
+  get pendingHandshakes(): number {
+    return this.#pendingHandshakes;
   }
 
   status(): SiteStatus {
@@ -120,9 +147,77 @@ export class Site {
     return this.#stopping;
   }
 
+  // ---- tokens ----
+
+  /** Make a grant and the AccessToken that redeems it (the admin endpoint's `POST /v1/tokens`). */
+  async issueToken(request: TokenRequest): Promise<{ token: string; expiresAt: string; redemptionsAllowed: number }> {
+    const linkUrl = this.linkUrl;
+    if (this.#grants === undefined || linkUrl === undefined) {
+      throw new SkiffError(ErrorCode.Token, `site ${this.config.site.name} does not accept links; add a RouterAccess (or linkAccess: default) to issue tokens`);
+    }
+    const configured = request.grant === undefined ? undefined : this.config.accessGrants.find((g) => g.name === request.grant);
+    if (request.grant !== undefined && configured === undefined) {
+      const known = this.config.accessGrants.map((g) => g.name).join(", ") || "none";
+      throw new SkiffError(ErrorCode.Token, `no AccessGrant named ${request.grant} in ${this.config.file} (grants: ${known})`);
+    }
+    const redemptionsAllowed = request.redemptionsAllowed ?? configured?.redemptionsAllowed ?? 1;
+    const expirationWindowMs = request.expirationWindowMs ?? configured?.expirationWindowMs ?? 15 * 60_000;
+    const { grant, code } = await this.#grants.create({ name: configured?.name ?? "adhoc", redemptionsAllowed, expirationWindowMs, code: configured?.code });
+    const base = linkUrl.replace(/^ws/, "http").slice(0, -LINK_PATH.length);
+    const token = renderAccessToken({
+      name: this.config.site.name,
+      url: `${base}${REDEEM_PATH}/${grant.id}`,
+      code,
+      caPem: this.identity.caPem,
+      linkCost: request.linkCost ?? 1,
+      expiresAt: grant.expiresAt,
+      redemptionsAllowed,
+    });
+    this.logger.info("token.issued", `issued a token (grant ${grant.id}): ${redemptionsAllowed} redemption(s) until ${grant.expiresAt}`);
+    return { token, expiresAt: grant.expiresAt, redemptionsAllowed };
+  }
+
+  /** Redeem AccessToken YAML and start its link at once (`POST /v1/redeem`). */
+  async redeemTokenText(text: string, file: string): Promise<{ links: { name: string; peer: string }[] }> {
+    const tokens = parseAccessTokens(file, text);
+    const links: { name: string; peer: string }[] = [];
+    for (const token of tokens) {
+      const stored = await this.#redeem(token);
+      links.push({ name: stored.name, peer: stored.peerSite });
+    }
+    return { links };
+  }
+
+  /** Refuse `site` from now on and close its links (`POST /v1/revoke`). */
+  async revoke(site: string): Promise<{ closedLinks: number }> {
+    if (this.#revocations === undefined) throw new SkiffError(ErrorCode.Usage, `site ${this.config.site.name} does not accept links, so there is nothing to revoke`);
+    await this.#revocations.revoke(site);
+    let closedLinks = 0;
+    for (const link of this.incoming) {
+      if (link.peerCertificate.siteName === site) {
+        link.session.destroy(LinkCloseCode.PolicyViolation, `site ${site} was revoked by ${this.config.site.name}`);
+        closedLinks++;
+      }
+    }
+    this.logger.warn("site.revoked", `revoked site ${site}: its links are refused from now on (${closedLinks} closed)`, { peer: site });
+    return { closedLinks };
+  }
+
+  // ---- start and stop ----
+
   async #start(): Promise<void> {
     const { config, platform, logger } = this;
     await this.state.prepare();
+    const validity = config.site.settings["link-certificate-validity"];
+    const handshakeTimeout = config.site.settings["link-handshake-timeout"];
+    if (handshakeTimeout !== undefined) this.#handshakeTimeoutMs = parseDuration(handshakeTimeout);
+    this.identity = await SiteIdentity.load({
+      platform,
+      state: this.state,
+      siteName: config.site.name,
+      acceptsLinks: config.routerAccess !== undefined,
+      certValidityMs: validity === undefined ? DEFAULT_LINK_CERT_VALIDITY_MS : parseDuration(validity),
+    });
 
     for (const connector of config.connectors) {
       this.router.addConnector(connector);
@@ -131,25 +226,13 @@ export class Site {
       });
     }
 
-    if (config.routerAccess !== undefined) {
-      const access = config.routerAccess;
-      this.#linkServer = await this.#serve("link port", {
-        hostname: access.bindHost,
-        port: access.port,
-        maxMessageBytes: MAX_WIRE_MESSAGE,
-        fetch: createLinkApp().fetch,
-        upgrade: (request, info) => this.#acceptLink(request, info),
-      });
-      logger.info("links.accepting", `accepting links on ${access.bindHost}:${this.#linkServer.port} (${this.linkUrl})`);
-    }
+    if (config.routerAccess !== undefined) await this.#startLinkServer();
 
     for (const listener of config.listeners) {
       const counters: ListenerCounters = { connections: 0, active: 0, failed: 0 };
       let tcp: TcpListener;
       try {
-        tcp = await platform.listenTcp({ hostname: listener.host, port: listener.port }, (socket) =>
-          this.router.connect(listener.routingKey, socket, counters),
-        );
+        tcp = await platform.listenTcp({ hostname: listener.host, port: listener.port }, (socket) => this.router.connect(listener.routingKey, socket, counters));
       } catch (err) {
         throw new SkiffError(ErrorCode.Connect, `listener ${listener.name} cannot listen on ${listener.host}:${listener.port}: ${errorMessage(err)}`);
       }
@@ -160,33 +243,135 @@ export class Site {
       });
     }
 
-    for (const link of config.links) {
-      const caCertificates = link.caFile === undefined ? undefined : [await platform.readTextFile(link.caFile)];
-      const dialer = new LinkDialer({
-        name: link.name,
-        url: link.url,
-        caCertificates,
-        platform,
-        setup: this.#setup,
-        logger,
-        precheck: this.#setup === plaintextSetup ? () => plaintextRefusal(link.url) : undefined,
-        run: (channel, peerSite, onReady) => {
-          const session = this.#runSession(channel, "dialer", link.cost, peerSite, onReady);
-          this.#dialerSessions.set(dialer, session);
-          return session.closed;
-        },
-      });
-      this.dialers.push(dialer);
-      dialer.start();
-    }
+    for (const link of config.links) this.#startDialer(link.name, link);
+    for (const stored of this.identity.links) if (!this.outgoing.has(stored.name)) this.#startDialer(stored.name, undefined);
 
     await this.#startAdmin();
     this.router.start();
     logger.info(
       "site.started",
       `site ${config.site.name} is running on ${platform.runtime} ${platform.version}: ` +
-        `${config.listeners.length} listener(s), ${config.connectors.length} connector(s), ${config.links.length} link(s)`,
+        `${config.listeners.length} listener(s), ${config.connectors.length} connector(s), ${this.outgoing.size} link(s)`,
     );
+    void this.#redeemConfiguredTokens();
+  }
+
+  async #startLinkServer(): Promise<void> {
+    const access = this.config.routerAccess!;
+    this.#grants = await GrantStore.load(this.platform, this.state);
+    this.#revocations = await Revocations.load(this.platform, this.state);
+    await this.identity.acceptorIdentity(); // fail at start, not at the first link, if the CA is unusable
+    const tls =
+      access.tls === undefined
+        ? undefined
+        : {
+            certificatePem: await this.platform.readTextFile(access.tls.certificateFile),
+            privateKeyPem: await this.platform.readTextFile(access.tls.privateKeyFile),
+          };
+    const app = createLinkApp({
+      allowAttempt: (source) => this.#redeemLimiter.allow(source),
+      redeem: (grantId, request, source) => this.#answerRedemption(grantId, request, source),
+    });
+    this.#linkServer = await this.#serve("link port", {
+      hostname: access.bindHost,
+      port: access.port,
+      tls,
+      maxMessageBytes: maxRecordBytes,
+      fetch: (request, info) => app.fetch(request, { remoteAddress: info.remoteAddress }),
+      upgrade: (request, info) => this.#acceptLink(request, info),
+    });
+    this.logger.info("links.accepting", `accepting links on ${access.bindHost}:${this.#linkServer.port} (${this.linkUrl})`);
+  }
+
+  async #answerRedemption(grantId: string, request: { site: string; csr: string; proof: string }, source: string) {
+    const outcome = await this.#grants!.redeem(grantId, request, (siteName, csr) => this.identity.issueFor(siteName, csr));
+    if (!outcome.ok) {
+      this.logger.warn("token.refused", `refused a token redemption from ${source}: ${outcome.reason}`);
+      return undefined;
+    }
+    const again = outcome.repeated ? " (a repeated request: same certificate, not counted again)" : "";
+    this.logger.info("token.redeemed", `site ${outcome.siteName} redeemed a token from ${source}${again}`, { peer: outcome.siteName });
+    return { site: this.config.site.name, certificate: outcome.certificatePem, ca: this.identity.caPem, url: this.linkUrl! };
+  }
+
+  async #redeem(token: AccessTokenConfig): Promise<StoredLink> {
+    const stored = await redeemToken(token, this.config.site.name);
+    // A Link resource of the same name in the config may override where and at what cost to dial.
+    await this.identity.saveLink(stored);
+    this.logger.info("token.redeemed", `redeemed token ${token.name}: link ${stored.name} to site ${stored.peerSite} at ${stored.url}`, { link: stored.name });
+    const existing = this.outgoing.get(stored.name);
+    existing?.dialer.stop();
+    this.outgoing.delete(stored.name);
+    this.#startDialer(stored.name, this.config.links.find((l) => l.name === stored.name));
+    return stored;
+  }
+
+  /** AccessTokens in the config are redeemed once; restarts find them in redeemed-tokens.json. */
+  async #redeemConfiguredTokens(): Promise<void> {
+    const file = this.state.file("redeemed-tokens.json");
+    const done = new Set<string>(JSON.parse((await this.platform.readTextFileIfExists(file)) ?? "[]") as string[]);
+    for (const token of this.config.accessTokens) {
+      const fingerprint = await tokenFingerprint(token);
+      if (done.has(fingerprint)) continue;
+      try {
+        await this.#redeem(token);
+        done.add(fingerprint);
+        await this.platform.writePrivateFile(file, JSON.stringify([...done], null, 2) + "\n");
+      } catch (err) {
+        this.logger.error("token.failed", `cannot redeem AccessToken ${token.name} from ${this.config.file}: ${errorMessage(err)}`);
+      }
+    }
+  }
+
+  #startDialer(name: string, configured: LinkConfig | undefined): void {
+    const entry: OutgoingLink = { dialer: undefined as unknown as LinkDialer };
+    const credentials = () => this.identity.link(name);
+    const url = configured?.url ?? credentials()?.url ?? "(no link URL yet)";
+    const cost = () => configured?.cost ?? credentials()?.cost ?? 1;
+    const setup: ChannelSetup = async (pipe, conn) => {
+      const stored = credentials()!;
+      const { identity, trust, notAfter } = await this.identity.dialerCredentials(stored);
+      entry.certificateExpires = notAfter;
+      const established = await establishSecureChannel(pipe, conn, {
+        role: "dialer",
+        identity,
+        trust,
+        expectedPeerName: stored.peerSite,
+        timeoutMs: this.#handshakeTimeoutMs,
+      });
+      entry.peerCertificate = established.peer;
+      return { channel: established.channel, peerSite: established.peer.siteName };
+    };
+    entry.renewer = new CertificateRenewer(this.identity, name, this.logger);
+    entry.dialer = new LinkDialer({
+      name,
+      url,
+      caCertificates: undefined,
+      platform: this.platform,
+      setup,
+      logger: this.logger,
+      precheck: () =>
+        credentials() === undefined
+          ? `no credentials for link ${name} in ${this.state.path}: redeem an access token from the other site (skiff token redeem TOKEN --config ${this.config.file})`
+          : undefined,
+      run: (channel, peerSite, onReady) => {
+        const session = this.#runSession(channel, "dialer", cost(), peerSite, (peer) => {
+          onReady(peer);
+          entry.renewer!.watch(session);
+        });
+        this.#certificateHandlers.set(session, (type, payload) => {
+          if (type !== FrameType.CertIssued) throw new SkiffError(ErrorCode.Protocol, "CertRequest from the site this site dials");
+          void entry.renewer!.receive(payload).catch((err) => this.logger.warn("cert.renew_failed", `renewal of link ${name} failed: ${errorMessage(err)}`));
+        });
+        entry.session = session;
+        return session.closed;
+      },
+    });
+    if (configured?.caFile !== undefined) {
+      void this.platform.readTextFile(configured.caFile).then((pem) => entry.dialer.setCaCertificates([pem]));
+    }
+    this.outgoing.set(name, entry);
+    entry.dialer.start();
   }
 
   async #startAdmin(): Promise<void> {
@@ -199,11 +384,7 @@ export class Site {
       upgrade: () => new Response("not found", { status: 404 }),
     });
     this.#adminUrl = `http://127.0.0.1:${server.port}`;
-    await this.state.writeAdminEndpoint({
-      url: this.#adminUrl,
-      site: this.config.site.name,
-      startedAt: this.startedAt.toISOString(),
-    });
+    await this.state.writeAdminEndpoint({ url: this.#adminUrl, site: this.config.site.name, startedAt: this.startedAt.toISOString() });
   }
 
   async #serve(what: string, options: Parameters<Platform["serveHttp"]>[0]): Promise<HttpServer> {
@@ -220,9 +401,9 @@ export class Site {
     const path = new URL(request.url).pathname;
     if (path !== LINK_PATH) return new Response(`no link endpoint at ${path}; links use ${LINK_PATH}\n`, { status: 404 });
     if (this.#stopping !== undefined) return new Response("site is shutting down\n", { status: 503 });
-    if (this.#setup === plaintextSetup && !isLoopback(info.remoteAddress)) {
-      this.logger.warn("link.refused", `refused a plaintext link from ${info.remoteAddress}: plaintext links are allowed on loopback only`);
-      return new Response("plaintext links are allowed on loopback only\n", { status: 403 });
+    if (this.#pendingHandshakes >= MAX_PENDING_HANDSHAKES) {
+      this.logger.warn("link.refused", `refused a link from ${info.remoteAddress}: ${MAX_PENDING_HANDSHAKES} handshakes already in progress`);
+      return new Response("too many link handshakes in progress; retry later\n", { status: 503 });
     }
     const pipe = new WebSocketPipe();
     const handlers = pipe.handlers;
@@ -230,35 +411,57 @@ export class Site {
       ...handlers,
       open: (conn) => {
         handlers.open(conn);
-        this.#setup(pipe, conn, "acceptor").then(
-          ({ channel, peerSite }) => {
-            const session = this.#runSession(channel, "acceptor", 1, peerSite, (peer) => {
-              this.logger.info("link.up", `accepted a link from site ${peer} (${info.remoteAddress})`, { peer });
-            });
-            const entry: IncomingLink = { session, remoteAddress: info.remoteAddress };
-            this.incoming.add(entry);
-            void session.closed.then((reason) => {
-              this.incoming.delete(entry);
-              this.logger.info("link.down", `link from site ${session.peer?.site ?? info.remoteAddress} is down: ${reason}`);
-            });
-          },
-          (err) => {
-            this.logger.warn("link.refused", `link handshake from ${info.remoteAddress} failed: ${errorMessage(err)}`);
-            conn.close(LinkCloseCode.PolicyViolation, errorMessage(err).slice(0, 120));
-          },
-        );
+        this.#pendingHandshakes++;
+        void this.identity
+          .acceptorIdentity()
+          .then((identity) =>
+            establishSecureChannel(pipe, conn, {
+              role: "acceptor",
+              identity,
+              trust: this.identity.trust,
+              authorize: (peer) => this.#authorize(peer, info.remoteAddress),
+              timeoutMs: this.#handshakeTimeoutMs,
+            }),
+          )
+          .then(
+            ({ channel, peer }) => {
+              this.#pendingHandshakes--;
+              const session = this.#runSession(channel, "acceptor", 1, peer.siteName, (name) => {
+                this.logger.info("link.up", `accepted a link from site ${name} (${info.remoteAddress}), certificate valid until ${peer.notAfter.toISOString()}`, {
+                  peer: name,
+                });
+              });
+              this.#certificateHandlers.set(session, (type, payload) => {
+                if (type !== FrameType.CertRequest) throw new SkiffError(ErrorCode.Protocol, "CertIssued from a site that dialed this one");
+                void answerCertRequest(session, payload, this.identity, peer.siteName, this.logger).catch((err) =>
+                  session.destroy(LinkCloseCode.PolicyViolation, `certificate renewal refused: ${errorMessage(err)}`),
+                );
+              });
+              const entry: IncomingLink = { session, remoteAddress: info.remoteAddress, peerCertificate: peer };
+              this.incoming.add(entry);
+              void session.closed.then((reason) => {
+                this.incoming.delete(entry);
+                this.logger.info("link.down", `link from site ${peer.siteName} is down: ${reason}`, { peer: peer.siteName });
+              });
+            },
+            (err) => {
+              this.#pendingHandshakes--;
+              this.logger.warn("link.refused", `refused a link from ${info.remoteAddress}: ${errorMessage(err)}`);
+            },
+          );
       },
     };
   }
 
-  /** Start a link session on an established channel. */
-  #runSession(
-    channel: MessageChannel,
-    role: "dialer" | "acceptor",
-    cost: number,
-    peerSite: string | undefined,
-    onReady: (peer: string) => void,
-  ): LinkSession {
+  #authorize(peer: PeerCertificate, remoteAddress: string): boolean {
+    const revokedAt = this.#revocations?.revokedAt(peer.siteName);
+    if (revokedAt === undefined) return true;
+    this.logger.warn("link.refused", `refused a link from site ${peer.siteName} (${remoteAddress}): it was revoked at ${revokedAt}`, { peer: peer.siteName });
+    return false;
+  }
+
+  /** Start a link session on an authenticated channel. */
+  #runSession(channel: MessageChannel, role: "dialer" | "acceptor", cost: number, peerSite: string | undefined, onReady: (peer: string) => void): LinkSession {
     const { site } = this.config;
     const session = new LinkSession({
       channel,
@@ -278,6 +481,7 @@ export class Site {
         },
         stream: (s, stream, open) => this.router.acceptStream(s, stream, open),
         advert: (s, payload) => this.router.receiveAdvert(s, payload),
+        certificate: (s, type, payload) => this.#certificateHandlers.get(s)?.(type, payload),
         closed: (s) => {
           this.#sessions.delete(s);
           this.router.removeSession(s);
@@ -295,7 +499,10 @@ export class Site {
     logger.info("site.stopping", `site ${this.config.site.name} is stopping`);
     this.router.stop();
     await Promise.allSettled(this.#tcpListeners.map((l) => l.close()));
-    for (const dialer of this.dialers) dialer.stop();
+    for (const { dialer, renewer } of this.outgoing.values()) {
+      dialer.stop();
+      renewer?.stop();
+    }
     const closing = [...this.#sessions].map((session) => {
       session.close(`site ${this.config.site.name} is shutting down`);
       return session.closed;

@@ -19,6 +19,10 @@ export interface LinkStatusEntry {
   streamsRefused: number;
   bytesSent: number;
   bytesReceived: number;
+  /** When the peer's certificate (as presented in the last handshake) expires. */
+  peerCertificateExpires?: string;
+  /** Outgoing links: when this site's certificate for the link expires (renewed over the link at half its life). */
+  certificateExpires?: string;
 }
 
 export interface ServiceStatus {
@@ -78,25 +82,28 @@ export interface SiteStatus {
 export function buildStatus(site: Site): SiteStatus {
   const { router } = site;
   const links: LinkStatusEntry[] = [];
-  for (const dialer of site.dialers) {
-    const session = site.sessionFor(dialer);
+  for (const [name, link] of site.outgoing) {
+    const { dialer } = link;
+    const session = link.session?.state === "closed" ? undefined : link.session;
     links.push({
-      name: dialer.name,
+      name,
       direction: "outgoing",
       url: dialer.url,
       status: dialer.status,
       reason: dialer.reason,
       peer: dialer.peer,
       since: dialer.since.toISOString(),
-      cost: site.config.links.find((l) => l.name === dialer.name)?.cost,
+      cost: site.config.links.find((l) => l.name === name)?.cost ?? site.identity.link(name)?.cost,
       rttMs: session?.rttMs,
       streams: session?.streamCount ?? 0,
       streamsRefused: session?.counters.streamsRefused ?? 0,
       bytesSent: session?.counters.bytesSent ?? 0,
       bytesReceived: session?.counters.bytesReceived ?? 0,
+      peerCertificateExpires: link.peerCertificate?.notAfter.toISOString(),
+      certificateExpires: link.certificateExpires?.toISOString(),
     });
   }
-  for (const { session, remoteAddress } of site.incoming) {
+  for (const { session, remoteAddress, peerCertificate } of site.incoming) {
     const ready = session.state === "ready";
     links.push({
       name: session.peer === undefined ? `from ${remoteAddress}` : `from ${session.peer.site}`,
@@ -112,6 +119,7 @@ export function buildStatus(site: Site): SiteStatus {
       streamsRefused: session.counters.streamsRefused,
       bytesSent: session.counters.bytesSent,
       bytesReceived: session.counters.bytesReceived,
+      peerCertificateExpires: peerCertificate.notAfter.toISOString(),
     });
   }
 

@@ -2,7 +2,7 @@
 // Each site gets its own temp directory (config + state), ports are picked by the OS.
 
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { type RuntimeName, spawnScript } from "./runtimes.ts";
@@ -17,14 +17,22 @@ export interface SiteSpec {
   acceptLinks?: boolean;
   listeners?: { name: string; routingKey: string }[];
   connectors?: { name: string; routingKey: string; port: number; host?: string }[];
+  /**
+   * Links to other test sites, by their link URL (`await east.linkUrl()`).
+   * Each becomes an AccessToken from that site in this site's config, which
+   * the site redeems at start: links are always authenticated and encrypted.
+   */
   links?: { name: string; url: string; cost?: number }[];
 }
+
+/** Test sites that accept links, by link URL, so a link spec can fetch a token from its peer. */
+const byLinkUrl = new Map<string, SiteProcess>();
 
 export class SiteProcess {
   readonly spec: SiteSpec;
   readonly dir: string;
   readonly configFile: string;
-  readonly child: ChildProcess;
+  #child: ChildProcess | undefined;
   #output = "";
   #waiters: { pattern: RegExp; resolve: (m: RegExpMatchArray) => void; from: number }[] = [];
   readonly exited: Promise<number | null>;
@@ -34,21 +42,64 @@ export class SiteProcess {
     this.spec = spec;
     this.dir = reuseDir ?? mkdtempSync(path.join(tmpdir(), `skiff-${spec.name}-`));
     this.configFile = path.join(this.dir, "site.yaml");
-    if (reuseDir === undefined) writeFileSync(this.configFile, siteYaml(spec));
-    this.child = spawnScript(spec.runtime, "src/cli.ts", ["run", "--config", this.configFile]);
-    const collect = (chunk: Buffer) => {
-      this.#output += chunk.toString();
-      for (const waiter of [...this.#waiters]) {
-        const match = this.#output.slice(waiter.from).match(waiter.pattern);
-        if (match) {
-          this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
-          waiter.resolve(match);
+    let exit!: (code: number | null) => void;
+    this.exited = new Promise((resolve) => (exit = resolve));
+    const launch = (yaml: string | undefined) => {
+      if (yaml !== undefined) writeFileSync(this.configFile, yaml);
+      const child = spawnScript(spec.runtime, "src/cli.ts", ["run", "--config", this.configFile]);
+      this.#child = child;
+      const collect = (chunk: Buffer) => {
+        this.#output += chunk.toString();
+        for (const waiter of [...this.#waiters]) {
+          const match = this.#output.slice(waiter.from).match(waiter.pattern);
+          if (match) {
+            this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+            waiter.resolve(match);
+          }
         }
-      }
+      };
+      child.stdout!.on("data", collect);
+      child.stderr!.on("data", collect);
+      child.on("exit", (code) => exit(code));
     };
-    this.child.stdout!.on("data", collect);
-    this.child.stderr!.on("data", collect);
-    this.exited = new Promise((resolve) => this.child.on("exit", (code) => resolve(code)));
+    if (reuseDir !== undefined || (spec.links ?? []).length === 0) launch(reuseDir === undefined ? siteYaml(spec) : undefined);
+    else {
+      // Tokens come from the running peers first; the site redeems them at start.
+      void Promise.all(
+        spec.links!.map(async (link) => {
+          const peer = byLinkUrl.get(link.url);
+          if (peer === undefined) throw new Error(`no test site accepts links at ${link.url}`);
+          return renameToken(await peer.issueToken(), link.name, link.cost ?? 1);
+        }),
+      ).then(
+        (tokens) => launch(siteYaml(spec) + tokens.map((t) => "---\n" + t).join("")),
+        (err) => {
+          this.#output += `cannot prepare links: ${err instanceof Error ? err.message : String(err)}\n`;
+          exit(null);
+        },
+      );
+    }
+  }
+
+  /** The running process (set once the site has been launched). */
+  get child(): ChildProcess {
+    if (this.#child === undefined) throw new Error(`site ${this.spec.name} has not been launched yet; await started() first`);
+    return this.#child;
+  }
+
+  /** An AccessToken (YAML) from this running site, via its admin endpoint. */
+  async issueToken(options: { redemptionsAllowed?: number; expirationWindowMs?: number } = {}): Promise<string> {
+    const state = path.join(this.dir, ".skiff", this.spec.name);
+    const endpoint = JSON.parse(readFileSync(path.join(state, "admin.json"), "utf8")) as { url: string };
+    const secret = readFileSync(path.join(state, "admin-secret"), "utf8").trim();
+    const response = await fetch(`${endpoint.url}/v1/tokens`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
+      body: JSON.stringify(options),
+    });
+    const answer = (await response.json()) as { token?: string; error?: string };
+    if (answer.token === undefined) throw new Error(`site ${this.spec.name} issued no token: ${answer.error}`);
+    return answer.token;
   }
 
   get output(): string {
@@ -81,7 +132,8 @@ export class SiteProcess {
   }
 
   async linkUrl(): Promise<string> {
-    const m = await this.waitFor(/accepting links on \S+ \((ws:\/\/[^)]+)\)/);
+    const m = await this.waitFor(/accepting links on \S+ \((wss?:\/\/[^)]+)\)/);
+    byLinkUrl.set(m[1]!, this);
     return m[1]!;
   }
 
@@ -99,8 +151,13 @@ export class SiteProcess {
 
   /** SIGTERM and wait for the exit code. */
   async stop(): Promise<number | null> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGTERM");
-    const timer = setTimeout(() => this.child.kill("SIGKILL"), 10_000);
+    const child = this.#child;
+    if (child === undefined) {
+      rmSync(this.dir, { recursive: true, force: true });
+      return null;
+    }
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
     const code = await this.exited;
     clearTimeout(timer);
     rmSync(this.dir, { recursive: true, force: true });
@@ -150,7 +207,7 @@ export function siteYaml(spec: SiteSpec): string {
   if (spec.acceptLinks) resource("RouterAccess", `${spec.name}-access`, "  bindHost: 127.0.0.1\n  roles:\n    - name: inter-router\n      port: 0");
   for (const l of spec.listeners ?? []) resource("Listener", l.name, `  routingKey: ${l.routingKey}\n  host: 127.0.0.1\n  port: 0`);
   for (const c of spec.connectors ?? []) resource("Connector", c.name, `  routingKey: ${c.routingKey}\n  host: ${c.host ?? "127.0.0.1"}\n  port: ${c.port}`);
-  for (const l of spec.links ?? []) resource("Link", l.name, `  url: ${l.url}\n  cost: ${l.cost ?? 1}`);
+
   return docs.join("\n---\n") + "\n";
 }
 
@@ -159,4 +216,11 @@ export async function startSites(specs: SiteSpec[]): Promise<SiteProcess[]> {
   const sites = specs.map((s) => new SiteProcess(s));
   await Promise.all(sites.map((s) => s.started()));
   return sites;
+}
+
+/** Give a token the link's name (the redeeming site names the link after it) and cost. */
+function renameToken(token: string, name: string, cost: number): string {
+  return token
+    .replace(/^metadata:\n  name: .*$/m, `metadata:\n  name: ${name}`)
+    .replace(/^  linkCost: \d+$/m, `  linkCost: ${cost}`);
 }

@@ -1,29 +1,31 @@
-// A site survives hostile or broken peers, and flow control holds memory
-// bounded when a server reads slowly.
+// A site survives hostile or broken peers, before and after authentication,
+// and flow control holds memory bounded when a server does not read.
 
 import net from "node:net";
 import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeFrame, FrameType } from "../../src/protocol/frames.ts";
 import { encodeHello } from "../../src/protocol/messages.ts";
+import { authenticatedPeer } from "../helpers/peer.ts";
 import { RUNTIMES } from "../helpers/runtimes.ts";
 import { SiteProcess, startSites } from "../helpers/sites.ts";
 import { echoServer, exchange, pattern, sha256, type TestServer, waitForRoute } from "../helpers/traffic.ts";
 
 const MiB = 1024 * 1024;
 
-/** Connect to a link URL as a raw WebSocket peer; resolves with the close code and reason. */
-function rawPeer(url: string, messages: (Buffer | Uint8Array)[]): Promise<{ code: number; reason: string }> {
+/** Connect to a link URL as an unauthenticated WebSocket peer; resolves with how the site closed it. */
+function rawPeer(url: string, messages: (Uint8Array | string)[]): Promise<{ code: number; reason: string; ms: number }> {
   return new Promise((resolve, reject) => {
+    const started = Date.now();
     const ws = new WebSocket(url);
-    const timer = setTimeout(() => reject(new Error("the site did not close the misbehaving link")), 10_000);
+    const timer = setTimeout(() => reject(new Error("the site did not close the misbehaving link")), 15_000);
     ws.on("open", () => {
       for (const m of messages) ws.send(m);
     });
     ws.on("error", () => {});
     ws.on("close", (code, reason) => {
       clearTimeout(timer);
-      resolve({ code, reason: reason.toString() });
+      resolve({ code, reason: reason.toString(), ms: Date.now() - started });
     });
   });
 }
@@ -43,7 +45,15 @@ describe.each(RUNTIMES)("a %s site facing a misbehaving peer", (runtime) => {
 
   beforeAll(async () => {
     echo = await echoServer();
-    [east] = await startSites([{ name: "east", runtime, acceptLinks: true, connectors: [{ name: "echo", routingKey: "echo", port: echo.port }] }]);
+    [east] = await startSites([
+      {
+        name: "east",
+        runtime,
+        acceptLinks: true,
+        siteSpec: { settings: '{"link-handshake-timeout": "2s"}' },
+        connectors: [{ name: "echo", routingKey: "echo", port: echo.port }],
+      },
+    ]);
     linkUrl = await east!.linkUrl();
     west = new SiteProcess({ name: "west", runtime: "node", listeners: [{ name: "echo", routingKey: "echo" }], links: [{ name: "to-east", url: linkUrl }] });
     port = await west.listenerPort("echo");
@@ -56,27 +66,53 @@ describe.each(RUNTIMES)("a %s site facing a misbehaving peer", (runtime) => {
     await echo?.close();
   });
 
-  const cases: [string, Uint8Array[], RegExp][] = [
+  async function goodLinkStillWorks(): Promise<void> {
+    const request = pattern(7, 256 * 1024);
+    expect(sha256(await exchange(port, request))).toBe(sha256(request));
+    expect(east.child.exitCode).toBeNull();
+  }
+
+  const unauthenticated: [string, (Uint8Array | string)[], RegExp][] = [
+    ["link frames without a handshake", [hello], /refused a link from 127\.0\.0\.1: /],
+    ["random bytes", [pattern(3, 100)], /refused a link from 127\.0\.0\.1: /],
+    ["a text message", ["hello"], /refused a link from 127\.0\.0\.1: /],
+    ["an oversized message", [new Uint8Array(200_000)], /refused a link from 127\.0\.0\.1: /],
+  ];
+
+  it.each(unauthenticated)("refuses an unauthenticated peer that sends %s, logs why, and keeps serving", async (_name, messages, logged) => {
+    const from = east.output.length;
+    const closed = await rawPeer(linkUrl, messages);
+    expect(closed.code).not.toBe(1000);
+    await east.waitFor(logged, 5000, from);
+    await goodLinkStillWorks();
+  });
+
+  it("drops a handshake that never finishes at the timeout, holding nothing", async () => {
+    const from = east.output.length;
+    const closed = await rawPeer(linkUrl, []);
+    expect(closed.ms).toBeGreaterThanOrEqual(1900);
+    expect(closed.ms).toBeLessThan(5000);
+    await east.waitFor(/did not finish within 2 s/, 5000, from);
+    await goodLinkStillWorks();
+  });
+
+  const authenticated: [string, Uint8Array[], RegExp][] = [
     ["an unknown frame type", [hello, new Uint8Array([0x7f, 0, 0, 0, 1, 0, 0, 0, 0])], /unknown frame type 0x7f/],
     ["a truncated frame", [hello, new Uint8Array([0x12, 0, 0])], /truncated frame header/],
     ["data for a stream that was never opened", [hello, encodeFrame(FrameType.Data, 5, new Uint8Array(10))], /never opened/],
     ["an Open before Hello", [encodeFrame(FrameType.Open, 1, new TextEncoder().encode('{"routingKey":"echo","origin":"mallory","path":["east"]}'))], /Open frame before Hello/],
     ["a malformed Hello", [encodeFrame(FrameType.Hello, 0, new TextEncoder().encode('{"protocol":1}'))], /malformed Hello/],
-    ["an oversized message", [hello, new Uint8Array(200_000)], /./],
+    ["a Hello naming another site", [encodeFrame(FrameType.Hello, 0, encodeHello({ protocol: 1, site: "west", runtime: "node", version: "0", windowBytes: 65536, maxStreams: 10 }))], /authenticated as "mallory"/],
   ];
 
-  it.each(cases)("closes a link that sends %s, logs why, and keeps serving", async (_name, messages, reason) => {
+  it.each(authenticated)("closes an authenticated link that sends %s, logs why, and keeps serving", async (_name, messages, reason) => {
     const from = east.output.length;
-    const closed = await rawPeer(linkUrl, messages);
-    expect(closed.code).not.toBe(1000);
-    if (closed.code !== 1009) {
-      expect(closed.reason).toMatch(reason);
-      await east.waitFor(/protocol error from peer/, 5000, from);
-    }
-    // The good link and its streams are untouched.
-    const request = pattern(7, 256 * 1024);
-    expect(sha256(await exchange(port, request))).toBe(sha256(request));
-    expect(east.child.exitCode).toBeNull();
+    const peer = await authenticatedPeer(east);
+    for (const m of messages) peer.send(m);
+    const closed = await peer.closed;
+    expect(closed.reason).toMatch(reason);
+    await east.waitFor(/protocol error from peer/, 5000, from);
+    await goodLinkStillWorks();
   });
 });
 
