@@ -9,6 +9,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { issueToken } from "./lib/token.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const dir = mkdtempSync(path.join(tmpdir(), "skiff-example-"));
@@ -47,15 +48,6 @@ writeFileSync(
     resource("Connector", "backend", `  routingKey: backend\n  host: 127.0.0.1\n  port: ${backendPort}`),
   ].join("---\n"),
 );
-writeFileSync(
-  westConfig,
-  [
-    resource("Site", "west", "  stateDir: ./state/west"),
-    resource("Link", "to-east", `  endpoints:\n    - name: inter-router\n      host: 127.0.0.1\n      port: ${linkPort}`),
-    resource("Listener", "backend", `  routingKey: backend\n  host: 127.0.0.1\n  port: ${listenerPort}`),
-  ].join("---\n"),
-);
-
 function start(name: string, command: string[], config: string): ChildProcess {
   const child = spawn(command[0]!, [...command.slice(1), "run", "--config", config], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
   for (const stream of [child.stdout!, child.stderr!]) {
@@ -70,10 +62,32 @@ function start(name: string, command: string[], config: string): ChildProcess {
 }
 
 const deno = path.join(root, "node_modules", ".bin", "deno");
-const sites = [
-  start("east", [deno, "run", "-A", path.join(root, "src", "cli.ts")], eastConfig),
-  start("west", [process.execPath, path.join(root, "bin", "skiff.mjs")], westConfig),
-];
+const sites = [start("east", [deno, "run", "-A", path.join(root, "src", "cli.ts")], eastConfig)];
+
+// West joins with an access token from east: it redeems it at start and links, authenticated and encrypted.
+const eastState = path.join(dir, "state", "east");
+let token: string | undefined;
+for (const deadline = Date.now() + 30_000; token === undefined; ) {
+  try {
+    token = await issueToken(eastState, "to-east");
+  } catch (err) {
+    if (Date.now() > deadline) {
+      process.stdout.write(`site east did not come up: ${err instanceof Error ? err.message : String(err)}\n`);
+      for (const child of sites) child.kill("SIGTERM");
+      process.exit(1);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+writeFileSync(
+  westConfig,
+  [
+    resource("Site", "west", "  stateDir: ./state/west"),
+    resource("Listener", "backend", `  routingKey: backend\n  host: 127.0.0.1\n  port: ${listenerPort}`),
+    token,
+  ].join("---\n"),
+);
+sites.push(start("west", [process.execPath, path.join(root, "bin", "skiff.mjs")], westConfig));
 
 async function routeReady(): Promise<boolean> {
   try {
@@ -118,7 +132,8 @@ while (!(await routeReady())) {
 process.stdout.write(
   [
     "",
-    "Skiff is running: site west (Node) is linked to site east (Deno), which has an HTTP backend behind a connector.",
+    "Skiff is running: site west (Node) joined site east (Deno) with an access token; the link between them is",
+    "mutually authenticated and encrypted, and east has an HTTP backend behind a connector.",
     `Try it:   curl http://127.0.0.1:${listenerPort}/`,
     `Status:   npx skiff status --config ${westConfig}`,
     "Press Ctrl-C to stop both sites.",

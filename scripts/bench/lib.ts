@@ -7,6 +7,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { issueToken } from "../lib/token.ts";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const MiB = 1024 * 1024;
@@ -128,14 +129,15 @@ export async function startPair(runtime: Runtime, targetPort: number): Promise<{
       resource("Connector", "bulk", `  routingKey: bulk\n  host: 127.0.0.1\n  port: ${targetPort}`),
     ].join("---\n"),
   });
-  const url = (await east.waitFor(/accepting links on \S+ \((ws:\/\/[^)]+)\)/))[1]!;
+  await east.waitFor(/site east is running/);
+  const token = await issueToken(path.join(east.dir, ".skiff", "east"), "to-east");
   const west = new BenchSite({
     name: "west",
     runtime,
     yaml: [
       resource("Site", "west", "  {}"),
-      resource("Link", "to-east", `  url: ${url}`),
       resource("Listener", "bulk", "  routingKey: bulk\n  host: 127.0.0.1\n  port: 0"),
+      token,
     ].join("---\n"),
   });
   const port = Number((await west.waitFor(/listener bulk for \S+ is listening on [\d.]+:(\d+)/))[1]);
