@@ -173,19 +173,21 @@ export function readAll(port: number, timeoutMs = 10_000): Promise<string> {
 }
 
 /**
- * A TCP forwarder between a site and another site's link port, so a test can
- * cut one link (every connection through it is destroyed and new ones are
- * refused at once) and restore it.
+ * A TCP forwarder in front of a site's link port, so a test can cut a link
+ * (every connection through it is destroyed and new ones are refused at
+ * once) and restore it. The target may be set later with `target()`, when
+ * the proxy's port has to go into the site's config first (its publicUrl).
  */
-export async function tcpProxy(targetPort: number): Promise<TestServer & { cut(): void; restore(): void }> {
+export async function tcpProxy(targetPort?: number): Promise<TestServer & { cut(): void; restore(): void; target(port: number): void }> {
   let open = true;
+  let target = targetPort;
   const pairs = new Set<net.Socket>();
   const server = net.createServer((client) => {
-    if (!open) {
+    if (!open || target === undefined) {
       client.destroy();
       return;
     }
-    const upstream = net.connect({ port: targetPort, host: "127.0.0.1" });
+    const upstream = net.connect({ port: target, host: "127.0.0.1" });
     pairs.add(client).add(upstream);
     const drop = () => {
       client.destroy();
@@ -211,6 +213,9 @@ export async function tcpProxy(targetPort: number): Promise<TestServer & { cut()
     },
     restore: () => {
       open = true;
+    },
+    target: (port: number) => {
+      target = port;
     },
   };
 }

@@ -231,7 +231,8 @@ describe("a star of five sites", () => {
 
 describe("a ring of four sites", () => {
   // a - b - c - d - a, with the a-d link dear (cost 5): from a, c is cheaper by way of b.
-  // The b-c link runs through a proxy the test can cut.
+  // b accepts one link only, c's, and it reaches b through a proxy (b's publicUrl)
+  // that the test can cut. Links: b and d dial a; c dials b and d.
   let server: TestServer & { connections: number };
   let proxy: Awaited<ReturnType<typeof tcpProxy>>;
   let a: SiteProcess, b: SiteProcess, c: SiteProcess, d: SiteProcess;
@@ -239,17 +240,32 @@ describe("a ring of four sites", () => {
 
   beforeAll(async () => {
     server = await nameServer("c");
-    [c, a] = await startSites([
-      { name: "c", runtime: rt(2), acceptLinks: true, siteSpec: FAST, connectors: [{ name: "svc", routingKey: "svc", port: server.port }] },
-      { name: "a", runtime: rt(0), acceptLinks: true, siteSpec: FAST, listeners: [{ name: "svc", routingKey: "svc" }] },
-    ]);
-    const cUrl = new URL(await c!.linkUrl());
-    proxy = await tcpProxy(Number(cUrl.port));
-    const viaProxy = `ws://127.0.0.1:${proxy.port}${cUrl.pathname}`;
+    proxy = await tcpProxy();
+    [a] = await startSites([{ name: "a", runtime: rt(0), acceptLinks: true, siteSpec: FAST, listeners: [{ name: "svc", routingKey: "svc" }] }]);
     const aUrl = await a!.linkUrl();
     [b, d] = await startSites([
-      { name: "b", runtime: rt(1), siteSpec: FAST, links: [{ name: "to-a", url: aUrl }, { name: "to-c", url: viaProxy }] },
-      { name: "d", runtime: rt(3), siteSpec: FAST, links: [{ name: "to-c", url: cUrl.href }, { name: "to-a", url: aUrl, cost: 5 }] },
+      {
+        name: "b",
+        runtime: rt(1),
+        acceptLinks: true,
+        siteSpec: { ...FAST, publicUrl: `ws://127.0.0.1:${proxy.port}/skiff` },
+        links: [{ name: "to-a", url: aUrl }],
+      },
+      { name: "d", runtime: rt(3), acceptLinks: true, siteSpec: FAST, links: [{ name: "to-a", url: aUrl, cost: 5 }] },
+    ]);
+    const linkPort = Number((await b!.waitFor(/accepting links on [\d.]+:(\d+)/))[1]);
+    proxy.target(linkPort);
+    [c] = await startSites([
+      {
+        name: "c",
+        runtime: rt(2),
+        siteSpec: FAST,
+        connectors: [{ name: "svc", routingKey: "svc", port: server.port }],
+        links: [
+          { name: "to-b", url: await b!.linkUrl() },
+          { name: "to-d", url: await d!.linkUrl() },
+        ],
+      },
     ]);
     listener = await a!.listenerPort("svc");
     await waitForName(listener, "c");
