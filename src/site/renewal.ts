@@ -3,6 +3,7 @@
 // the site name the handshake authenticated.
 
 import { pemToCertificate } from "../ca/keys.ts";
+import { backdateMs } from "../ca/site-ca.ts";
 import { trustAnchorFromCaCertificate, validatePeerCertificate } from "../ca/validate.ts";
 import { ProtocolError, errorMessage } from "../errors.ts";
 import type { Logger } from "../core/logger.ts";
@@ -25,7 +26,7 @@ export class CertificateRenewer {
   readonly #logger: Logger;
   readonly #linkName: string;
   #pending: { keyPem: string } | undefined;
-  #timer: ReturnType<typeof setInterval> | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(identity: SiteIdentity, linkName: string, logger: Logger) {
     this.#identity = identity;
@@ -33,18 +34,25 @@ export class CertificateRenewer {
     this.#logger = logger;
   }
 
-  /** Check now and then periodically while `session` is up. */
+  /** Check now, then again every 1/40 of the certificate's lifetime (1 s to 1 h), while `session` is up. */
   watch(session: LinkSession): void {
     this.stop();
-    const every = Math.min(60 * 60 * 1000, Math.max(1000, this.#identity.certValidityMs / 40));
-    const check = () => void this.#maybeRenew(session).catch((err) => this.#logger.warn("cert.renew_failed", `cannot renew the certificate of link ${this.#linkName}: ${errorMessage(err)}`));
-    check();
-    this.#timer = setInterval(check, every);
+    this.#pending = undefined; // a request lost with the previous link is asked again
+    const check = async () => {
+      let next = 60_000;
+      try {
+        next = await this.#maybeRenew(session);
+      } catch (err) {
+        this.#logger.warn("cert.renew_failed", `cannot renew the certificate of link ${this.#linkName}: ${errorMessage(err)}`);
+      }
+      if (session.state !== "closed") this.#timer = setTimeout(() => void check(), next);
+    };
+    void check();
     void session.closed.then(() => this.stop());
   }
 
   stop(): void {
-    if (this.#timer !== undefined) clearInterval(this.#timer);
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
   }
 
@@ -73,14 +81,18 @@ export class CertificateRenewer {
     return link;
   }
 
-  async #maybeRenew(session: LinkSession): Promise<void> {
-    if (this.#pending !== undefined || session.state !== "ready") return;
+  /** Ask for a new certificate if half its life is gone; returns when to check next (ms). */
+  async #maybeRenew(session: LinkSession): Promise<number> {
     const link = this.#link();
     const { notBefore, notAfter } = await this.#identity.dialerCredentials(link);
-    const remaining = notAfter.getTime() - Date.now();
-    if (remaining > (notAfter.getTime() - notBefore.getTime()) / 2) return;
+    // Certificates are backdated for clock skew; the half-life counts from issue time.
+    const lifetime = notAfter.getTime() - notBefore.getTime() - backdateMs;
+    const next = Math.min(3_600_000, Math.max(1000, lifetime / 40));
+    if (this.#pending !== undefined || session.state !== "ready") return next;
+    if (notAfter.getTime() - Date.now() > lifetime / 2) return next;
     const { csrPem, privateKeyPem } = await newKeyAndCsr(this.#identity.siteName);
     this.#pending = { keyPem: privateKeyPem };
     session.sendCertificateFrame(FrameType.CertRequest, encodeJson({ csr: csrPem }));
+    return next;
   }
 }

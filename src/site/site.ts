@@ -78,7 +78,8 @@ export class Site {
   identity!: SiteIdentity;
   #grants: GrantStore | undefined;
   #revocations: Revocations | undefined;
-  readonly #redeemLimiter = new RateLimiter({ attempts: 10, perMs: 60_000 });
+  /** Redemption attempts per source address: enough for a burst of sites behind one NAT, too few to guess codes. */
+  readonly #redeemLimiter = new RateLimiter({ attempts: 30, perMs: 60_000 });
   readonly #sessions = new Set<LinkSession>();
   /** Who answers certificate renewal frames on each session (the dialer's renewer, or the CA). */
   readonly #certificateHandlers = new WeakMap<LinkSession, (type: FrameType, payload: Uint8Array) => void>();

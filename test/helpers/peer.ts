@@ -41,3 +41,23 @@ export async function authenticatedPeer(site: SiteProcess, name = "mallory"): Pr
   );
   return { send: (m) => channel.send(m), closed, received, close: () => channel.close(1000, "done") };
 }
+
+/**
+ * Try the link handshake against `url` with credentials the test made itself
+ * (forged, expired, from another CA...). Resolves if the link came up.
+ */
+export async function attemptLink(
+  url: string,
+  options: { certificate: Uint8Array; privateKey: CryptoKey; caPem: string; expectedPeerName: string },
+): Promise<void> {
+  const pipe = new WebSocketPipe();
+  const conn = await createNodePlatform().connectWebSocket(url, { handlers: pipe.handlers });
+  const { channel } = await establishSecureChannel(pipe, conn, {
+    role: "dialer",
+    identity: { certificate: options.certificate, privateKey: options.privateKey },
+    trust: await trustAnchorFromCaCertificate(options.caPem),
+    expectedPeerName: options.expectedPeerName,
+    timeoutMs: 5000,
+  });
+  channel.close(1000, "test done");
+}
