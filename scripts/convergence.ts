@@ -69,17 +69,28 @@ class Site {
     });
   }
 
-  async linkUrl(): Promise<string> {
-    return (await this.waitFor(/accepting links on \S+ \((ws:\/\/[^)]+)\)/)).text.match(/\((ws:\/\/[^)]+)\)/)![1]!;
+  /** Resolves once the site accepts links and its admin endpoint is up. */
+  async ready(): Promise<void> {
+    await this.waitFor(/site \S+ is running on/);
+  }
+
+  async #admin(pathname: string, init: RequestInit = {}): Promise<Response> {
+    const state = path.join(this.dir, ".skiff", this.name);
+    const endpoint = JSON.parse(readFileSync(path.join(state, "admin.json"), "utf8")) as { url: string };
+    const secret = readFileSync(path.join(state, "admin-secret"), "utf8").trim();
+    return fetch(`${endpoint.url}${pathname}`, { ...init, headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" } });
+  }
+
+  /** An AccessToken resource from this site, renamed so the redeeming site calls its link `linkName`. */
+  async token(linkName: string): Promise<string> {
+    const answer = (await (await this.#admin("/v1/tokens", { method: "POST", body: "{}" })).json()) as { token?: string; error?: string };
+    if (answer.token === undefined) throw new Error(`site ${this.name} issued no token: ${answer.error}`);
+    return answer.token.replace(/^metadata:\n  name: .*$/m, `metadata:\n  name: ${linkName}`);
   }
 
   /** Resident memory as the site reports it in its status. */
   async rssBytes(): Promise<number> {
-    const state = path.join(this.dir, ".skiff", this.name);
-    const endpoint = JSON.parse(readFileSync(path.join(state, "admin.json"), "utf8")) as { url: string };
-    const secret = readFileSync(path.join(state, "admin-secret"), "utf8").trim();
-    const response = await fetch(`${endpoint.url}/v1/status`, { headers: { authorization: `Bearer ${secret}` } });
-    return ((await response.json()) as { site: { rssBytes: number } }).site.rssBytes;
+    return ((await (await this.#admin("/v1/status")).json()) as { site: { rssBytes: number } }).site.rssBytes;
   }
 
   async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
@@ -92,11 +103,13 @@ class Site {
   }
 }
 
-function siteYaml(name: string, links: { name: string; url: string }[]): string {
+/** A site that accepts links and links to `peers` with tokens they issue (redeemed at start). */
+async function siteYaml(name: string, peers: Site[]): Promise<string> {
+  const tokens = await Promise.all(peers.map((p) => p.token(`to-${p.name}`)));
   return [
     resource("Site", name, "  keepaliveIntervalSeconds: 1\n  keepaliveTimeoutSeconds: 5"),
     resource("RouterAccess", `${name}-access`, "  bindHost: 127.0.0.1\n  roles:\n    - name: inter-router\n      port: 0"),
-    ...links.map((l) => resource("Link", l.name, `  url: ${l.url}`)),
+    ...tokens,
   ].join("---\n");
 }
 
@@ -114,17 +127,16 @@ function marks(sites: Site[]): Map<Site, number> {
 async function measure(size: number): Promise<void> {
   // Site i links to i-1 (a chain that becomes a ring below) and to i-3 (chords), so paths are several hops long.
   const sites: Site[] = [];
-  const urls: string[] = [];
   const started = Date.now();
   for (let i = 0; i < size; i++) {
     const name = `s${i}`;
-    const links: { name: string; url: string }[] = [];
-    if (i >= 1) links.push({ name: `to-s${i - 1}`, url: urls[i - 1]! });
-    if (i >= 3 && i % 2 === 1) links.push({ name: `to-s${i - 3}`, url: urls[i - 3]! });
-    if (i === size - 1) links.push({ name: "to-s0", url: urls[0]! });
-    const site = new Site(name, RUNTIMES[i % RUNTIMES.length]!, siteYaml(name, links));
+    const peers: Site[] = [];
+    if (i >= 1) peers.push(sites[i - 1]!);
+    if (i >= 3 && i % 2 === 1) peers.push(sites[i - 3]!);
+    if (i === size - 1) peers.push(sites[0]!);
+    const site = new Site(name, RUNTIMES[i % RUNTIMES.length]!, await siteYaml(name, peers));
     sites.push(site);
-    urls.push(await site.linkUrl());
+    await site.ready();
   }
   // Everyone sees everyone.
   await Promise.all(sites.map((s) => s.waitFor(new RegExp(`routes changed: ${size - 1} other sites reachable`))));
@@ -137,7 +149,7 @@ async function measure(size: number): Promise<void> {
   // It links to two sites far apart, so losing it also changes no other route.
   for (let r = 0; r < REPEATS; r++) {
     const from = marks(sites);
-    const x = new Site("x", RUNTIMES[r % RUNTIMES.length]!, siteYaml("x", [{ name: "to-s0", url: urls[0]! }]));
+    const x = new Site("x", RUNTIMES[r % RUNTIMES.length]!, await siteYaml("x", [sites[0]!]));
     // The link change happens when either end has the link up; take the earlier of the two.
     const [up, accepted] = await Promise.all([x.waitFor(/link to-s0 is up/), sites[0]!.waitFor(/accepted a link from site x /, from.get(sites[0]!))]);
     joins.push((await allSee(sites, "reachable now", "x", from)) - Math.min(up.at, accepted.at));

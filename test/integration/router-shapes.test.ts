@@ -4,7 +4,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RuntimeName, RUNTIMES } from "../helpers/runtimes.ts";
-import { type SiteProcess, SiteProcess as Site, type SiteSpec, startSites } from "../helpers/sites.ts";
+import { type SiteProcess, type SiteSpec, startSites } from "../helpers/sites.ts";
 import { exchange, nameServer, pattern, readAll, sha256, stalledServer, tcpProxy, type TestServer } from "../helpers/traffic.ts";
 import { echoServer } from "../helpers/traffic.ts";
 import net from "node:net";
