@@ -1,0 +1,77 @@
+// Router limits: at the pending-bytes cap, new connections and streams are
+// refused with a reason a person can act on, and every refusal is counted.
+
+import { describe, expect, it } from "vitest";
+import { silentLogger } from "../../../src/core/logger.ts";
+import type { LinkSession } from "../../../src/link/session.ts";
+import type { MuxStream } from "../../../src/mux/mux.ts";
+import type { TcpSocket } from "../../../src/platform/types.ts";
+import { ResetCode } from "../../../src/protocol/messages.ts";
+import { DEFAULT_MAX_PENDING_BYTES, type ListenerCounters, Router } from "../../../src/router/router.ts";
+
+function router(maxPendingBytes?: number): Router {
+  return new Router({
+    site: "east",
+    runtime: "node",
+    version: "0.1.0",
+    logger: silentLogger(),
+    dial: () => Promise.reject(new Error("no dialing in this test")),
+    advertIntervalMs: 10_000,
+    maxPendingBytes,
+  });
+}
+
+function fakeSocket(): TcpSocket & { destroyed: boolean } {
+  const socket = {
+    remoteAddress: "127.0.0.1",
+    remotePort: 5555,
+    destroyed: false,
+    start: () => {},
+    write: () => true,
+    pause: () => {},
+    resume: () => {},
+    end: () => {},
+    destroy: () => {
+      socket.destroyed = true;
+    },
+  };
+  return socket;
+}
+
+describe("Router limits", () => {
+  it("documents a default of 64 MiB held for slow readers", () => {
+    expect(DEFAULT_MAX_PENDING_BYTES).toBe(64 * 1024 * 1024);
+    expect(router().maxPendingBytes).toBe(DEFAULT_MAX_PENDING_BYTES);
+  });
+
+  it("refuses a new client connection at the pending-bytes cap, closes it and counts it", () => {
+    const r = router(0);
+    const socket = fakeSocket();
+    const counters: ListenerCounters = { connections: 0, active: 0, failed: 0 };
+    r.connect("db", socket, counters);
+    expect(socket.destroyed).toBe(true);
+    expect(counters).toMatchObject({ connections: 1, active: 0, failed: 1 });
+    expect(counters.lastError).toMatch(/site east is at its limit of 0\.0 MiB held for connections whose readers are slow/);
+    expect(r.counters.limitRefusals).toBe(1);
+  });
+
+  it("resets a stream arriving from a link at the cap with reason Limit", () => {
+    const r = router(0);
+    const resets: { code: number; reason: string }[] = [];
+    const stream = { reset: (code: number, reason: string) => resets.push({ code, reason }) } as unknown as MuxStream;
+    r.acceptStream({} as LinkSession, stream, { routingKey: "db", origin: "west", path: ["east"] });
+    expect(resets).toHaveLength(1);
+    expect(resets[0]!.code).toBe(ResetCode.Limit);
+    expect(resets[0]!.reason).toMatch(/at its limit/);
+    expect(r.counters).toMatchObject({ limitRefusals: 1, streamsRefused: 1 });
+  });
+
+  it("lets connections in below the cap (no route here, so it fails for that reason instead)", () => {
+    const r = router();
+    const socket = fakeSocket();
+    const counters: ListenerCounters = { connections: 0, active: 0, failed: 0 };
+    r.connect("db", socket, counters);
+    expect(counters.lastError).toBe('no reachable site serves routing key "db"');
+    expect(r.counters).toMatchObject({ limitRefusals: 0, noRoute: 1 });
+  });
+});
