@@ -7,6 +7,7 @@ import { bufferSource, toHex } from "./bytes.ts";
 import { isP256Spki } from "./der.ts";
 import {
   certificateToPem,
+  privateKeyToPem,
   ecdsaP256,
   ecdsaSha256,
   exportPublicKeySpki,
@@ -261,4 +262,41 @@ export async function issueSiteIdentity(
 ): Promise<IssuedCertificate> {
   const csr = await createCsr(ca.siteName, keyPair);
   return issueFromCsr(ca, csr, { siteName: ca.siteName, usage: "acceptor", ...options });
+}
+
+/**
+ * A TLS server certificate from the site CA for the link port's own
+ * `wss://` (RouterAccess generateTlsCredentials). Sites that redeem this
+ * site's tokens get the CA certificate with the token, so they trust it
+ * without any other set-up. SANs: the given DNS names and IP addresses.
+ */
+export async function issueTlsServerCertificate(
+  ca: SiteCa,
+  options: { dnsNames: string[]; ipAddresses: string[]; validityMs: number; now?: number },
+): Promise<{ certificatePem: string; privateKeyPem: string; notAfter: Date }> {
+  const now = options.now ?? Date.now();
+  const { keyPair, pkcs8 } = await generateSiteKey();
+  const caCert = new x509.X509Certificate(bufferSource(ca.certificateDer));
+  const names = [
+    ...options.dnsNames.map((value) => ({ type: "dns" as const, value })),
+    ...options.ipAddresses.map((value) => ({ type: "ip" as const, value })),
+  ];
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: randomSerial(),
+    subject: [{ CN: [options.dnsNames[0] ?? options.ipAddresses[0] ?? ca.siteName] }],
+    issuer: caCert.subjectName,
+    notBefore: new Date(now - backdateMs),
+    notAfter: new Date(now + options.validityMs),
+    signingAlgorithm: ecdsaSha256,
+    publicKey: keyPair.publicKey,
+    signingKey: ca.keyPair.privateKey,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
+      new x509.SubjectAlternativeNameExtension(names, false),
+      await x509.AuthorityKeyIdentifierExtension.create(ca.keyPair.publicKey),
+    ],
+  });
+  return { certificatePem: certificateToPem(new Uint8Array(cert.rawData)), privateKeyPem: privateKeyToPem(pkcs8), notAfter: cert.notAfter };
 }

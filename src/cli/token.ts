@@ -88,7 +88,7 @@ export async function tokenRedeemCommand(platform: Platform, options: { config: 
   await state.prepare();
   const identity = await SiteIdentity.load({ platform, state, siteName: config.site.name, acceptsLinks: false });
   for (const token of tokens) {
-    const stored = await redeemToken(token, config.site.name);
+    const stored = await redeemToken(platform, token, config.site.name);
     await identity.saveLink(stored);
     platform.writeStdout(`link ${stored.name} to site ${stored.peerSite} is stored in ${state.path}; it comes up when site ${config.site.name} starts\n`);
   }

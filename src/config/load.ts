@@ -54,6 +54,8 @@ export interface RouterAccessConfig {
   bindHost: string;
   port: number;
   tls?: { certificateFile: string; privateKeyFile: string };
+  /** Serve wss:// with a certificate from the site's own CA, for these names. */
+  generatedTls?: { subjectAlternativeNames: string[] };
 }
 
 export interface ListenerConfig {
@@ -418,6 +420,12 @@ function checkAcross(reader: Reader): void {
   // Ports: listeners must not collide with each other, the link port or the admin port.
   const site = reader.of("Site")[0];
   const routerAccess = reader.of("RouterAccess")[0];
+  if (routerAccess?.data.spec.generateTlsCredentials && routerAccess.data.spec.tls !== undefined) {
+    reader.addAt(routerAccess, ["spec", "generateTlsCredentials"], "choose one way to serve wss://: spec.generateTlsCredentials: true, or your own certificate in spec.tls, not both");
+  }
+  if (routerAccess !== undefined && !routerAccess.data.spec.generateTlsCredentials && routerAccess.data.spec.subjectAlternativeNames !== undefined) {
+    reader.addAt(routerAccess, ["spec", "subjectAlternativeNames"], "spec.subjectAlternativeNames names the generated certificate; set spec.generateTlsCredentials: true as well");
+  }
   const adminPort = site?.data.spec.adminPort ?? 0;
   const defaultAccess = site?.data.spec.linkAccess === "default" && reader.seen.every((r) => r.kind !== "RouterAccess");
   const linkPort = routerAccess?.data.spec.roles[0]?.port ?? (defaultAccess ? DEFAULT_LINK_PORT : undefined);
@@ -544,6 +552,9 @@ function build(reader: Reader, file: string, baseDir: string): SiteConfig {
         privateKeyFile: resolvePath(baseDir, tls.privateKeyFile),
       };
     }
+    if (access.data.spec.generateTlsCredentials) {
+      routerAccess.generatedTls = { subjectAlternativeNames: access.data.spec.subjectAlternativeNames ?? defaultNames(routerAccess.bindHost, spec.publicUrl) };
+    }
     config.routerAccess = routerAccess;
   } else if (spec.linkAccess === "default") {
     config.routerAccess = { name, bindHost: "0.0.0.0", port: DEFAULT_LINK_PORT };
@@ -564,6 +575,14 @@ function tokenConfig(data: AccessTokenResource): AccessTokenConfig {
 function baseDirOf(file: string, options: ParseOptions | undefined): string {
   const dir = dirName(file);
   return options?.cwd === undefined ? dir : resolvePath(options.cwd, dir);
+}
+
+/** Names for a generated link-port certificate when none are given. */
+function defaultNames(bindHost: string, publicUrl: string | undefined): string[] {
+  const names = new Set<string>(["127.0.0.1", "localhost"]);
+  if (bindHost !== "0.0.0.0" && bindHost !== "::") names.add(bindHost);
+  if (publicUrl !== undefined) names.add(new URL(publicUrl).hostname.replace(/^\[|\]$/g, ""));
+  return [...names];
 }
 
 // ---- public entry points -------------------------------------------------------------

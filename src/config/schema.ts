@@ -338,15 +338,21 @@ export const RouterAccessSpec = withMeta(
     accessType: refused(
       "spec.accessType is Kubernetes-only; Skiff listens on spec.bindHost and the inter-router port, and the Site's spec.publicUrl names the address in front of it",
     ),
-    generateTlsCredentials: refused(
-      "spec.generateTlsCredentials is Kubernetes-only; links are authenticated by the site CA without it; to serve wss:// give spec.tls.certificateFile and spec.tls.privateKeyFile",
-    ),
+    generateTlsCredentials: withMeta(z.boolean().default(false), {
+      type: "boolean",
+      expected: "true or false",
+      description:
+        "Serve wss:// on the link port with a server certificate this site's CA issues at start. Sites that redeem this site's tokens get the CA with the token, so they trust it with no further set-up. Cannot be combined with spec.tls.",
+    }),
+    subjectAlternativeNames: withMeta(z.array(z.string().regex(HOST_RE)).optional(), {
+      type: "list of host names or IP addresses",
+      expected: "a list of host names or IP addresses, e.g. [skiff.example.com, 10.0.0.5]",
+      description:
+        "With generateTlsCredentials: the names the generated certificate covers. Default: the host of the Site's publicUrl, bindHost when it is an address other than 0.0.0.0, 127.0.0.1 and localhost.",
+    }),
     issuer: refused("spec.issuer is Kubernetes-only; Skiff issues link certificates from the site CA in the Site's stateDir"),
     tlsCredentials: refused(
-      "spec.tlsCredentials names a Kubernetes Secret; to serve wss:// set spec.tls.certificateFile and spec.tls.privateKeyFile",
-    ),
-    subjectAlternativeNames: refused(
-      "Skiff does not generate a wss:// server certificate; give your own with spec.tls.certificateFile and spec.tls.privateKeyFile",
+      "spec.tlsCredentials names a Kubernetes Secret; to serve wss:// set spec.generateTlsCredentials: true, or spec.tls.certificateFile and spec.tls.privateKeyFile",
     ),
   }),
   {

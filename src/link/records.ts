@@ -15,12 +15,15 @@ import {
 } from "../protocol/handshake.ts";
 import {
   bufferSource,
-  deriveTrafficKey,
+  hkdfExpandLabel,
   nextTrafficSecret,
   skiffLabelPrefix,
   trafficIvBytes,
+  trafficKeyBytes,
   type TrafficKey,
 } from "./handshake-keys.ts";
+import type { AeadKey, RecordAead } from "../platform/types.ts";
+import { defaultRecordAead } from "../platform/aead.ts";
 
 const subtle = globalThis.crypto.subtle;
 
@@ -64,6 +67,8 @@ export interface RecordOptions {
   now?: () => number;
   /** HKDF label prefix; only the known-answer tests change it. */
   labelPrefix?: string;
+  /** The AES-256-GCM implementation (default: the fastest on this runtime, see src/platform/aead.ts). */
+  aead?: RecordAead | Promise<RecordAead>;
 }
 
 /** The 96-bit nonce for record `seq`: the static IV XOR the big-endian sequence number. */
@@ -80,6 +85,46 @@ export function recordNonce(iv: Uint8Array, seq: number): Uint8Array<ArrayBuffer
 
 function header(type: ContentType): Uint8Array<ArrayBuffer> {
   return Uint8Array.of(sl1Version, type);
+}
+
+/** The additional data of each record type: its two header bytes, made once. */
+const recordAad: Record<number, Uint8Array> = {
+  [ContentType.Data]: header(ContentType.Data),
+  [ContentType.KeyUpdate]: header(ContentType.KeyUpdate),
+  [ContentType.Alert]: header(ContentType.Alert),
+  [ContentType.Handshake]: header(ContentType.Handshake),
+};
+
+/** An epoch's key as the record layer holds it: the AEAD key and the static IV. */
+interface RecordKey {
+  aead: AeadKey;
+  iv: Uint8Array;
+}
+
+function sealWith(key: RecordKey, seq: number, type: ContentType, plaintext: Uint8Array): Uint8Array | Promise<Uint8Array> {
+  const sealed = key.aead.seal(recordNonce(key.iv, seq), recordAad[type]!, plaintext, messageHeaderBytes);
+  if (sealed instanceof Uint8Array) {
+    sealed[0] = sl1Version;
+    sealed[1] = type;
+    return sealed;
+  }
+  return sealed.then((record) => {
+    record[0] = sl1Version;
+    record[1] = type;
+    return record;
+  });
+}
+
+function openWith(key: RecordKey, seq: number, record: Uint8Array): Uint8Array | Promise<Uint8Array> {
+  try {
+    const opened = key.aead.open(recordNonce(key.iv, seq), record.subarray(0, messageHeaderBytes), record.subarray(messageHeaderBytes));
+    if (opened instanceof Uint8Array) return opened;
+    return opened.catch((err: unknown) => {
+      throw badRecordMac(seq, err);
+    });
+  } catch (err) {
+    throw badRecordMac(seq, err);
+  }
 }
 
 function encryptWith(key: TrafficKey, seq: number, type: ContentType, plaintext: Uint8Array): Promise<Uint8Array> {
@@ -169,18 +214,31 @@ export async function decryptRecord(
 class Epoch {
   readonly generation: number;
   readonly secret: Promise<Uint8Array>;
-  readonly material: Promise<TrafficKey>;
-  /** Set once `material` has resolved, so steady-state seals start encrypting synchronously. */
-  ready: TrafficKey | undefined;
+  readonly material: Promise<RecordKey>;
+  /** Set once `material` has resolved, so steady-state records are sealed without waiting. */
+  ready: RecordKey | undefined;
   readonly startedAt: number;
+  readonly #aead: Promise<RecordAead>;
   seq = 0;
   bytes = 0;
 
-  constructor(generation: number, secret: Promise<Uint8Array>, prefix: string, startedAt: number) {
+  constructor(generation: number, secret: Promise<Uint8Array>, prefix: string, startedAt: number, aead: Promise<RecordAead>) {
     this.generation = generation;
     this.secret = secret;
     this.startedAt = startedAt;
-    this.material = secret.then((s) => deriveTrafficKey(s, prefix));
+    this.#aead = aead;
+    this.material = secret.then(async (s) => {
+      const [raw, iv, cipher] = await Promise.all([
+        hkdfExpandLabel(s, "key", new Uint8Array(0), trafficKeyBytes, prefix),
+        hkdfExpandLabel(s, "iv", new Uint8Array(0), trafficIvBytes, prefix),
+        aead,
+      ]);
+      try {
+        return { aead: await cipher.importKey(raw), iv };
+      } finally {
+        raw.fill(0);
+      }
+    });
     this.material.then(
       (material) => {
         this.ready = material;
@@ -196,12 +254,21 @@ class Epoch {
       ([secret]) => secret.fill(0),
       () => {},
     );
-    return new Epoch(this.generation + 1, nextSecret, prefix, now);
+    return new Epoch(this.generation + 1, nextSecret, prefix, now, this.#aead);
+  }
+
+  /** True when a record can be sealed or opened right now, without a promise. */
+  get synchronous(): boolean {
+    return this.ready !== undefined && this.ready.aead.synchronous;
   }
 }
 
 function resolveLimits(options: RecordOptions | undefined): RecordLimits {
   return { ...defaultRecordLimits, ...options?.limits };
+}
+
+function resolveAead(options: RecordOptions | undefined): Promise<RecordAead> {
+  return Promise.resolve(options?.aead ?? defaultRecordAead());
 }
 
 /**
@@ -213,6 +280,8 @@ function resolveLimits(options: RecordOptions | undefined): RecordLimits {
 export class RecordSealer {
   #epoch: Epoch;
   #tail: Promise<unknown> = Promise.resolve();
+  /** seal() promises not yet settled: trySeal() must not overtake them. */
+  #pending = 0;
   #failure: Error | undefined;
   #finished = false;
   readonly #limits: RecordLimits;
@@ -224,7 +293,7 @@ export class RecordSealer {
     this.#limits = resolveLimits(options);
     this.#now = options?.now ?? Date.now;
     this.#prefix = options?.labelPrefix ?? skiffLabelPrefix;
-    this.#epoch = new Epoch(0, Promise.resolve(secret.slice()), this.#prefix, this.#now());
+    this.#epoch = new Epoch(0, Promise.resolve(secret.slice()), this.#prefix, this.#now(), resolveAead(options));
   }
 
   /** True when the next record should be preceded by a key update. */
@@ -262,13 +331,29 @@ export class RecordSealer {
     return this.#seal(ContentType.Alert, encodeAlert(code));
   }
 
-  #seal(type: ContentType, plaintext: Uint8Array): Promise<Uint8Array> {
-    if (this.#failure) return Promise.reject(this.#failure);
-    if (this.#finished) return Promise.reject(new ClosedError("record sealer (an alert was already sent)"));
+  /**
+   * Seal a data record synchronously when nothing stands in the way: no
+   * earlier seal() still pending, a key that is ready and synchronous, and no
+   * key update due. Returns undefined otherwise (use seal()); nothing was
+   * consumed then. Throws the sealer's failure.
+   */
+  trySeal(plaintext: Uint8Array): Uint8Array | undefined {
+    if (this.#pending > 0 || !this.#epoch.synchronous || this.#failure || this.#finished) return undefined;
+    if (this.needsKeyUpdate) return undefined;
+    const { epoch, seq } = this.#take(ContentType.Data, plaintext);
+    try {
+      return sealWith(epoch.ready!, seq, ContentType.Data, plaintext) as Uint8Array;
+    } catch (err) {
+      throw (this.#failure ??= err instanceof SecurityError ? err : new SecurityError("sealing a record failed", { cause: err }));
+    }
+  }
+
+  /** Checks and the sequence rule: the number is taken here, synchronously, before any await. */
+  #take(type: ContentType, plaintext: Uint8Array): { epoch: Epoch; seq: number } {
+    if (this.#failure) throw this.#failure;
+    if (this.#finished) throw new ClosedError("record sealer (an alert was already sent)");
     if (plaintext.byteLength > maxRecordPlaintext) {
-      return Promise.reject(
-        new RangeError(`record plaintext of ${plaintext.byteLength} bytes exceeds maxRecordPlaintext (${maxRecordPlaintext})`),
-      );
+      throw new RangeError(`record plaintext of ${plaintext.byteLength} bytes exceeds maxRecordPlaintext (${maxRecordPlaintext})`);
     }
     const epoch = this.#epoch;
     if (epoch.seq >= this.#limits.maxRecordsPerKey || epoch.bytes + plaintext.byteLength > this.#limits.maxBytesPerKey) {
@@ -276,23 +361,41 @@ export class RecordSealer {
         `refusing to seal: key ${epoch.generation} reached its limit of ${this.#limits.maxRecordsPerKey} records ` +
           `or ${this.#limits.maxBytesPerKey} bytes without a key update`,
       );
-      return Promise.reject(this.#failure);
+      throw this.#failure;
     }
-    // The sequence rule: the number is taken here, synchronously, before any await.
     const seq = epoch.seq++;
     epoch.bytes += plaintext.byteLength;
     if (type === ContentType.KeyUpdate) this.#epoch = epoch.next(this.#prefix, this.#now());
     if (type === ContentType.Alert) this.#finished = true;
+    return { epoch, seq };
+  }
 
-    const work = epoch.ready
-      ? encryptWith(epoch.ready, seq, type, plaintext)
-      : epoch.material.then((key) => encryptWith(key, seq, type, plaintext));
+  #seal(type: ContentType, plaintext: Uint8Array): Promise<Uint8Array> {
+    let taken: { epoch: Epoch; seq: number };
+    try {
+      taken = this.#take(type, plaintext);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const { epoch, seq } = taken;
+    let work: Promise<Uint8Array>;
+    try {
+      work = Promise.resolve(
+        epoch.ready ? sealWith(epoch.ready, seq, type, plaintext) : epoch.material.then((key) => sealWith(key, seq, type, plaintext)),
+      );
+    } catch (err) {
+      work = Promise.reject(err);
+    }
     work.catch((err: unknown) => {
       this.#failure ??= err instanceof SecurityError ? err : new SecurityError("sealing a record failed", { cause: err });
     });
     // Settle after the previous record; an earlier failure propagates to every later record.
     const result = this.#tail.then(() => work);
-    result.catch(() => {});
+    this.#pending++;
+    const settled = () => {
+      this.#pending--;
+    };
+    result.then(settled, settled);
     this.#tail = result;
     return result;
   }
@@ -329,6 +432,8 @@ function peerAlertError(code: number): Error {
 export class RecordOpener {
   #epoch: Epoch;
   #tail: Promise<unknown> = Promise.resolve();
+  /** open() promises not yet settled: tryOpen() must not overtake them. */
+  #pending = 0;
   #failure: Error | undefined;
   #alertSeen = false;
   #closed = false;
@@ -340,7 +445,7 @@ export class RecordOpener {
     this.#limits = resolveLimits(options);
     this.#now = options?.now ?? Date.now;
     this.#prefix = options?.labelPrefix ?? skiffLabelPrefix;
-    this.#epoch = new Epoch(0, Promise.resolve(secret.slice()), this.#prefix, this.#now());
+    this.#epoch = new Epoch(0, Promise.resolve(secret.slice()), this.#prefix, this.#now(), resolveAead(options));
   }
 
   /** True once an authenticated close_notify has been opened. */
@@ -353,42 +458,70 @@ export class RecordOpener {
   }
 
   open(record: Uint8Array): Promise<OpenedRecord> {
-    if (this.#failure) return Promise.reject(this.#failure);
+    let taken: { epoch: Epoch; seq: number; type: number };
+    try {
+      taken = this.#take(record);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const { epoch, seq, type } = taken;
+    const work = (epoch.ready ? Promise.resolve(epoch.ready) : epoch.material)
+      .then((key) => openWith(key, seq, record))
+      .then((payload) => this.#interpret(type, payload));
+    work.catch((err: unknown) => this.#fail(err));
+    // Settle after the previous record; an earlier failure propagates to every later record.
+    const result = this.#tail.then(() => work);
+    this.#pending++;
+    const settled = () => {
+      this.#pending--;
+    };
+    result.then(settled, settled);
+    this.#tail = result;
+    return result;
+  }
+
+  /**
+   * Open a record synchronously when nothing stands in the way: no earlier
+   * open() still pending and a key that is ready and synchronous. Returns
+   * undefined otherwise (use open()); nothing was consumed then. Throws on any
+   * failure, which is fatal as in open().
+   */
+  tryOpen(record: Uint8Array): OpenedRecord | undefined {
+    if (this.#pending > 0 || !this.#epoch.synchronous) return undefined;
+    const { epoch, seq, type } = this.#take(record);
+    try {
+      return this.#interpret(type, openWith(epoch.ready!, seq, record) as Uint8Array);
+    } catch (err) {
+      throw this.#fail(err);
+    }
+  }
+
+  /** Checks and the sequence rule, receiving side: the expected number is fixed at arrival. */
+  #take(record: Uint8Array): { epoch: Epoch; seq: number; type: number } {
+    if (this.#failure) throw this.#failure;
     let type: number;
     try {
       if (this.#alertSeen) throw new ProtocolError("the peer sent a record after its closing alert");
       type = checkRecord(record);
       if (type === ContentType.Handshake) throw new ProtocolError("the peer sent a handshake record after the handshake");
     } catch (err) {
-      return Promise.reject(this.#fail(err));
+      throw this.#fail(err);
     }
     const epoch = this.#epoch;
     const payloadBytes = record.byteLength - recordOverhead;
     if (epoch.seq >= this.#limits.maxRecordsPerKey || epoch.bytes + payloadBytes > this.#limits.maxBytesPerKey) {
-      return Promise.reject(
-        this.#fail(
-          new SecurityError(
-            `the peer sent more than ${this.#limits.maxRecordsPerKey} records or ${this.#limits.maxBytesPerKey} bytes ` +
-              `under key ${epoch.generation} without a key update`,
-          ),
+      throw this.#fail(
+        new SecurityError(
+          `the peer sent more than ${this.#limits.maxRecordsPerKey} records or ${this.#limits.maxBytesPerKey} bytes ` +
+            `under key ${epoch.generation} without a key update`,
         ),
       );
     }
-    // The sequence rule, receiving side: the expected number is fixed at arrival.
     const seq = epoch.seq++;
     epoch.bytes += payloadBytes;
     if (type === ContentType.KeyUpdate) this.#epoch = epoch.next(this.#prefix, this.#now());
     if (type === ContentType.Alert) this.#alertSeen = true;
-
-    const work = (epoch.ready ? Promise.resolve(epoch.ready) : epoch.material)
-      .then((key) => decryptRecord(key, seq, record))
-      .then(({ payload }) => this.#interpret(type, payload));
-    work.catch((err: unknown) => this.#fail(err));
-    // Settle after the previous record; an earlier failure propagates to every later record.
-    const result = this.#tail.then(() => work);
-    result.catch(() => {});
-    this.#tail = result;
-    return result;
+    return { epoch, seq, type };
   }
 
   /**
@@ -492,6 +625,25 @@ export class RecordWriter {
       return Promise.reject(new RangeError(`write of ${data.byteLength} bytes exceeds maxRecordPlaintext (${maxRecordPlaintext})`));
     }
     return this.#enqueue("data", data);
+  }
+
+  /**
+   * Seal and emit `data` as one record right now, when the sealer can do it
+   * synchronously and nothing is queued ahead of it. Returns false when it
+   * could not (use write()); true once the record has been emitted.
+   */
+  tryWrite(data: Uint8Array): boolean {
+    if (this.#failure !== undefined || this.#closing || this.#queue.length > 0 || this.#inFlight.length > 0) return false;
+    let record: Uint8Array | undefined;
+    try {
+      record = this.#sealer.trySeal(data);
+      if (record === undefined) return false;
+      this.#emit(record);
+    } catch (err) {
+      this.#failure = err;
+      throw err;
+    }
+    return true;
   }
 
   /** Force a key update now (normally automatic). */

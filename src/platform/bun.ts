@@ -2,6 +2,7 @@
 // server, the global WebSocket as client.
 
 import { rootCertificates } from "node:tls";
+import { fetchHttpRequest } from "./http-fetch.ts";
 import type {
   ConnectWebSocketOptions,
   HttpServer,
@@ -11,6 +12,7 @@ import type {
   WebSocketHandlers,
 } from "./types.ts";
 import { DrainWaiters, isHandlers, isWebSocketUpgrade, listenError, textEncoder, webSocketError } from "./common.ts";
+import { nodeCryptoAead } from "./aead-node.ts";
 import { fileOps } from "./files.ts";
 import { processOps } from "./process-node.ts";
 import { dialTcp, listenTcp } from "./tcp-node.ts";
@@ -263,10 +265,13 @@ export function createBunPlatform(): Platform {
   return {
     runtime: "bun",
     version: Bun.version,
+    aead: nodeCryptoAead,
     listenTcp,
     dialTcp,
     serveHttp,
     connectWebSocket,
+    // Bun's fetch takes tls.ca; like Node it replaces the system roots, so keep them.
+    httpRequest: (url, options) => fetchHttpRequest(url, options, (ca) => ({ tls: { ca: [...rootCertificates, ...ca] } })),
     ...fileOps,
     ...processOps,
   };

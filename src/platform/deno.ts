@@ -11,7 +11,9 @@ import type {
 } from "./types.ts";
 import { isHandlers, isWebSocketUpgrade, listenError, webSocketError } from "./common.ts";
 import { Deno, type DenoHttpServer } from "./deno-api.ts";
+import { webCryptoAead } from "./aead-web.ts";
 import { fileOps } from "./files.ts";
+import { fetchHttpRequest } from "./http-fetch.ts";
 import { dialTcp, listenTcp } from "./tcp-deno.ts";
 import { WebWebSocketConn } from "./ws-web.ts";
 
@@ -168,10 +170,17 @@ export function createDenoPlatform(): Platform {
   return {
     runtime: "deno",
     version: Deno.version.deno,
+    aead: webCryptoAead,
     listenTcp,
     dialTcp,
     serveHttp,
     connectWebSocket,
+    httpRequest: (url, options) =>
+      fetchHttpRequest(url, options, (ca) => {
+        // Deno trusts a private CA per request through an HTTP client (added to its default roots).
+        const client = Deno.createHttpClient({ caCerts: ca });
+        return { client, release: () => client.close() };
+      }),
     ...fileOps,
     env: (name) => Deno.env.get(name),
     args: () => [...Deno.args],

@@ -17,9 +17,11 @@ import type {
   WebSocketHandlers,
 } from "./types.ts";
 import { isHandlers, isWebSocketUpgrade, socketErrorReason, webSocketError } from "./common.ts";
+import { nodeCryptoAead } from "./aead-node.ts";
 import { fileOps } from "./files.ts";
 import { processOps } from "./process-node.ts";
 import { dialTcp, listenTcp } from "./tcp-node.ts";
+import { nodeHttpRequest } from "./http-request.ts";
 import { NodeWebSocketConn } from "./ws-node.ts";
 
 /** How long server close() lets a WebSocket finish its closing handshake before dropping it. */
@@ -202,10 +204,12 @@ export function createNodePlatform(): Platform {
   return {
     runtime: "node",
     version: process.versions.node,
+    aead: nodeCryptoAead,
     listenTcp,
     dialTcp,
     serveHttp,
     connectWebSocket,
+    httpRequest: nodeHttpRequest,
     ...fileOps,
     ...processOps,
   };

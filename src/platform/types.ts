@@ -141,12 +141,54 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
+export interface HttpRequestOptions {
+  method: string;
+  headers?: Record<string, string>;
+  body?: string;
+  /** PEM CA certificates to trust for an https:// URL, in addition to the system ones. */
+  caCertificates?: string[];
+  timeoutMs?: number;
+}
+
+export interface HttpResponse {
+  status: number;
+  text: string;
+}
+
 export type Signal = "SIGINT" | "SIGTERM";
+
+/**
+ * AES-256-GCM with 96-bit nonces and 128-bit tags, as the link record layer
+ * uses it. WebCrypto (asynchronous) is the portable default; a runtime with a
+ * faster synchronous primitive (node:crypto on Node and Bun) offers it here.
+ * Every implementation passes the same Wycheproof and known-answer vectors.
+ */
+export interface RecordAead {
+  /** "webcrypto" or "node:crypto", for logs and benchmarks. */
+  readonly name: string;
+  /** Import a 32-byte key. The caller may wipe `raw` once this resolves. */
+  importKey(raw: Uint8Array): Promise<AeadKey>;
+}
+
+export interface AeadKey {
+  /** True when seal() and open() return their result directly rather than a promise. */
+  readonly synchronous: boolean;
+  /**
+   * Encrypt `plaintext`. The result is `prefix` bytes left for the caller
+   * (a record header), then the ciphertext, then the 16-byte tag. `plaintext`
+   * may be reused as soon as the call returns.
+   */
+  seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, prefix: number): Uint8Array | Promise<Uint8Array>;
+  /** Decrypt ciphertext || tag. Throws (or rejects) when authentication fails. */
+  open(nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array | Promise<Uint8Array>;
+}
 
 export interface Platform {
   readonly runtime: RuntimeName;
   /** Runtime version, e.g. "20.20.2". */
   readonly version: string;
+  /** The fastest correct AES-256-GCM on this runtime, for link records. */
+  readonly aead: RecordAead;
 
   listenTcp(options: ListenTcpOptions, onSocket: (socket: TcpSocket) => void): Promise<TcpListener>;
   dialTcp(options: DialTcpOptions): Promise<TcpSocket>;
@@ -157,6 +199,8 @@ export interface Platform {
    * (the status where the runtime shows it; the body only on Node).
    */
   connectWebSocket(url: string, options: ConnectWebSocketOptions): Promise<WebSocketConn>;
+  /** One HTTP(S) request, trusting `caCertificates` as well as the system roots. */
+  httpRequest(url: string, options: HttpRequestOptions): Promise<HttpResponse>;
 
   readTextFile(path: string): Promise<string>;
   /** Undefined when the file does not exist. */

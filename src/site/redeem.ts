@@ -8,6 +8,15 @@ import type { AccessTokenConfig } from "../config/load.ts";
 import { ErrorCode, errorMessage, SkiffError } from "../errors.ts";
 import { newKeyAndCsr, type StoredLink } from "./identity.ts";
 import { z } from "zod";
+import type { HttpResponse, Platform } from "../platform/types.ts";
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
 
 const RedeemAnswer = z
   .object({
@@ -25,17 +34,24 @@ const ATTEMPTS = 3;
  * same CSR and proof, which the granting site answers with the same
  * certificate, so a lost answer never uses up a redemption.
  */
-export async function redeemToken(token: AccessTokenConfig, siteName: string, linkName: string = token.name): Promise<StoredLink> {
+export async function redeemToken(platform: Platform, token: AccessTokenConfig, siteName: string, linkName: string = token.name): Promise<StoredLink> {
   const { csrPem, privateKeyPem } = await newKeyAndCsr(siteName);
   const grantId = new URL(token.url).pathname.split("/").pop() ?? "";
   const proof = await computeRedeemProof(token.code, { grantId, csrDer: pemToDer(csrPem, "CERTIFICATE REQUEST") });
   const body = JSON.stringify({ site: siteName, csr: csrPem, proof });
 
-  let response: Response | undefined;
+  let response: HttpResponse | undefined;
   let lastError = "";
   for (let attempt = 1; attempt <= ATTEMPTS && response === undefined; attempt++) {
     try {
-      response = await fetch(token.url, { method: "POST", headers: { "content-type": "application/json" }, body, signal: AbortSignal.timeout(10_000) });
+      // The token's CA also vouches for the granting site's own https:// certificate, when it made one.
+      response = await platform.httpRequest(token.url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body,
+        caCertificates: [token.ca],
+        timeoutMs: 10_000,
+      });
     } catch (err) {
       lastError = errorMessage(err);
       if (attempt < ATTEMPTS) await new Promise((r) => setTimeout(r, 500 * attempt));
@@ -51,7 +67,7 @@ export async function redeemToken(token: AccessTokenConfig, siteName: string, li
       `the site at ${token.url} refused token ${token.name} (HTTP ${response.status}): it has expired, was used up, or its code is wrong. Ask that site for a new token (skiff token issue).`,
     );
   }
-  const parsed = RedeemAnswer.safeParse(await response.json().catch(() => undefined));
+  const parsed = RedeemAnswer.safeParse(parseJson(response.text));
   if (!parsed.success) throw new SkiffError(ErrorCode.Token, `the site at ${token.url} sent a malformed answer to the redemption`);
   const answer = parsed.data;
 

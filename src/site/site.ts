@@ -17,6 +17,7 @@ import { createAdminApp, type TokenRequest } from "../api/admin.ts";
 import { createLinkApp, LINK_PATH, REDEEM_PATH } from "../api/links.ts";
 import { maxRecordBytes } from "../link/records.ts";
 import type { PeerCertificate } from "../ca/validate.ts";
+import { issueTlsServerCertificate } from "../ca/site-ca.ts";
 import { parseDuration } from "../config/duration.ts";
 import { GrantStore, RateLimiter } from "./grants.ts";
 import { DEFAULT_LINK_CERT_VALIDITY_MS, SiteIdentity, type StoredLink } from "./identity.ts";
@@ -32,6 +33,8 @@ export const SKIFF_VERSION = "0.1.0";
 const ADVERT_INTERVAL_MS = 10_000;
 /** A link handshake that has not finished by then is dropped (Site settings: link-handshake-timeout). */
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** Lifetime of a generated link-port TLS certificate; it is made anew at every start. */
+const GENERATED_TLS_VALIDITY_MS = 90 * 24 * 3_600_000;
 /** Handshakes in progress at once; more are refused until some finish. */
 const MAX_PENDING_HANDSHAKES = 64;
 
@@ -125,7 +128,7 @@ export class Site {
     // publicUrl names the site's base (e.g. wss://edge.example.com/skiff); links live under /v1/link.
     if (this.config.site.publicUrl !== undefined) return this.config.site.publicUrl + "/v1/link";
     const host = access.bindHost === "0.0.0.0" || access.bindHost === "::" ? "127.0.0.1" : access.bindHost;
-    const scheme = access.tls === undefined ? "ws" : "wss";
+    const scheme = access.tls === undefined && access.generatedTls === undefined ? "ws" : "wss";
     return `${scheme}://${host.includes(":") ? `[${host}]` : host}:${this.#linkServer.port}${LINK_PATH}`;
   }
 
@@ -262,13 +265,22 @@ export class Site {
     this.#grants = await GrantStore.load(this.platform, this.state);
     this.#revocations = await Revocations.load(this.platform, this.state);
     await this.identity.acceptorIdentity(); // fail at start, not at the first link, if the CA is unusable
-    const tls =
-      access.tls === undefined
-        ? undefined
-        : {
-            certificatePem: await this.platform.readTextFile(access.tls.certificateFile),
-            privateKeyPem: await this.platform.readTextFile(access.tls.privateKeyFile),
-          };
+    let tls: { certificatePem: string; privateKeyPem: string } | undefined;
+    if (access.tls !== undefined) {
+      tls = {
+        certificatePem: await this.platform.readTextFile(access.tls.certificateFile),
+        privateKeyPem: await this.platform.readTextFile(access.tls.privateKeyFile),
+      };
+    } else if (access.generatedTls !== undefined) {
+      // Made anew at every start from the site CA, which every token carries: dialers trust it as they are.
+      const names = access.generatedTls.subjectAlternativeNames;
+      const isIp = (n: string) => /^[\d.]+$/.test(n) || n.includes(":");
+      tls = await issueTlsServerCertificate(this.identity.ca, {
+        dnsNames: names.filter((n) => !isIp(n)),
+        ipAddresses: names.filter(isIp),
+        validityMs: GENERATED_TLS_VALIDITY_MS,
+      });
+    }
     const app = createLinkApp({
       allowAttempt: (source) => this.#redeemLimiter.allow(source),
       redeem: (grantId, request, source) => this.#answerRedemption(grantId, request, source),
@@ -296,7 +308,7 @@ export class Site {
   }
 
   async #redeem(token: AccessTokenConfig): Promise<StoredLink> {
-    const stored = await redeemToken(token, this.config.site.name);
+    const stored = await redeemToken(this.platform, token, this.config.site.name);
     // A Link resource of the same name in the config may override where and at what cost to dial.
     await this.identity.saveLink(stored);
     this.logger.info("token.redeemed", `redeemed token ${token.name}: link ${stored.name} to site ${stored.peerSite} at ${stored.url}`, { link: stored.name });
@@ -347,7 +359,7 @@ export class Site {
     entry.dialer = new LinkDialer({
       name,
       url,
-      caCertificates: undefined,
+      caCertificates: credentials() === undefined ? undefined : [credentials()!.caPem],
       platform: this.platform,
       setup,
       logger: this.logger,
@@ -369,7 +381,8 @@ export class Site {
       },
     });
     if (configured?.caFile !== undefined) {
-      void this.platform.readTextFile(configured.caFile).then((pem) => entry.dialer.setCaCertificates([pem]));
+      // A link port behind a certificate from another CA (a proxy, a public CA): trust that too.
+      void this.platform.readTextFile(configured.caFile).then((pem) => entry.dialer.setCaCertificates([pem, ...(credentials() ? [credentials()!.caPem] : [])]));
     }
     this.outgoing.set(name, entry);
     entry.dialer.start();

@@ -6,8 +6,10 @@ import { loadSiteKey, pemToCertificate } from "../../src/ca/keys.ts";
 import { trustAnchorFromCaCertificate } from "../../src/ca/validate.ts";
 import { WebSocketPipe } from "../../src/link/channel.ts";
 import { establishSecureChannel } from "../../src/link/secure-channel.ts";
-import { createNodePlatform } from "../../src/platform/node.ts";
 import { redeemToken } from "../../src/site/redeem.ts";
+import { createNodePlatform } from "../../src/platform/node.ts";
+
+const nodePlatform = createNodePlatform();
 import type { SiteProcess } from "./sites.ts";
 
 export interface TestPeer {
@@ -22,7 +24,7 @@ export interface TestPeer {
 
 export async function authenticatedPeer(site: SiteProcess, name = "mallory"): Promise<TestPeer> {
   const [token] = parseAccessTokens("token.yaml", await site.issueToken());
-  const stored = await redeemToken(token!, name);
+  const stored = await redeemToken(nodePlatform, token!, name);
   const certificate = pemToCertificate(stored.certificatePem);
   const keyPair = await loadSiteKey(stored.privateKeyPem, certificate);
   const trust = await trustAnchorFromCaCertificate(stored.caPem);

@@ -15,6 +15,8 @@ export interface SiteSpec {
   siteSpec?: Record<string, string | number>;
   /** Accept links on a free port. */
   acceptLinks?: boolean;
+  /** Serve the link port as wss:// with a certificate from the site's own CA. */
+  wss?: boolean;
   listeners?: { name: string; routingKey: string }[];
   connectors?: { name: string; routingKey: string; port: number; host?: string }[];
   /**
@@ -204,7 +206,10 @@ export function siteYaml(spec: SiteSpec): string {
     docs.push(`apiVersion: skupper.io/v2alpha1\nkind: ${kind}\nmetadata:\n  name: ${name}\nspec:\n${body}`);
   const siteLines = Object.entries(spec.siteSpec ?? {}).map(([k, v]) => `  ${k}: ${v}`);
   resource("Site", spec.name, siteLines.length > 0 ? siteLines.join("\n") : "  {}");
-  if (spec.acceptLinks) resource("RouterAccess", `${spec.name}-access`, "  bindHost: 127.0.0.1\n  roles:\n    - name: inter-router\n      port: 0");
+  if (spec.acceptLinks) {
+    const tls = spec.wss ? "\n  generateTlsCredentials: true" : "";
+    resource("RouterAccess", `${spec.name}-access`, `  bindHost: 127.0.0.1\n  roles:\n    - name: inter-router\n      port: 0${tls}`);
+  }
   for (const l of spec.listeners ?? []) resource("Listener", l.name, `  routingKey: ${l.routingKey}\n  host: 127.0.0.1\n  port: 0`);
   for (const c of spec.connectors ?? []) resource("Connector", c.name, `  routingKey: ${c.routingKey}\n  host: ${c.host ?? "127.0.0.1"}\n  port: ${c.port}`);
 

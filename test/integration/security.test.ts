@@ -10,6 +10,9 @@ import { createCsr, createSiteCa, issueFromCsr, loadSiteCa, type SiteCa } from "
 import { computeRedeemProof } from "../../src/ca/token-crypto.ts";
 import { parseAccessTokens } from "../../src/config/load.ts";
 import { redeemToken } from "../../src/site/redeem.ts";
+import { createNodePlatform } from "../../src/platform/node.ts";
+
+const nodePlatform = createNodePlatform();
 import { attemptLink } from "../helpers/peer.ts";
 import { RUNTIMES } from "../helpers/runtimes.ts";
 import { SiteProcess, startSites } from "../helpers/sites.ts";
@@ -107,9 +110,9 @@ describe.each(RUNTIMES)("secure links to a %s site", (runtime) => {
 
   it("refuses a token beyond its redemption count", async () => {
     const [token] = parseAccessTokens("t.yaml", await east.issueToken({ redemptionsAllowed: 1 }));
-    await redeemToken(token!, "north");
+    await redeemToken(nodePlatform, token!, "north");
     const from = east.output.length;
-    await expect(redeemToken(token!, "south")).rejects.toThrow(/refused token .*Ask that site for a new token/);
+    await expect(redeemToken(nodePlatform, token!, "south")).rejects.toThrow(/refused token .*Ask that site for a new token/);
     await east.waitFor(/refused a token redemption .*already redeemed 1 time/, 5000, from);
   });
 
@@ -117,16 +120,16 @@ describe.each(RUNTIMES)("secure links to a %s site", (runtime) => {
     const [token] = parseAccessTokens("t.yaml", await east.issueToken({ expirationWindowMs: 1000 }));
     await new Promise((r) => setTimeout(r, 1500));
     const from = east.output.length;
-    await expect(redeemToken(token!, "north")).rejects.toThrow(/refused token/);
+    await expect(redeemToken(nodePlatform, token!, "north")).rejects.toThrow(/refused token/);
     await east.waitFor(/refused a token redemption .*expired at/, 5000, from);
   });
 
   it("refuses a wrong code, and burns the grant after 5 wrong codes", async () => {
     const [token] = parseAccessTokens("t.yaml", await east.issueToken());
     const wrong = { ...token!, code: token!.code.slice(0, -4) + (token!.code.endsWith("AAAA") ? "BBBB" : "AAAA") };
-    for (let i = 1; i <= 5; i++) await expect(redeemToken(wrong, "north")).rejects.toThrow(/refused token/);
+    for (let i = 1; i <= 5; i++) await expect(redeemToken(nodePlatform, wrong, "north")).rejects.toThrow(/refused token/);
     const from = east.output.length;
-    await expect(redeemToken(token!, "north")).rejects.toThrow(/refused token/);
+    await expect(redeemToken(nodePlatform, token!, "north")).rejects.toThrow(/refused token/);
     await east.waitFor(/burned at .* after 5 wrong codes/, 5000, from);
   });
 
@@ -172,6 +175,26 @@ describe.each(RUNTIMES)("secure links to a %s site", (runtime) => {
     const status = await west.status();
     expect(status.links[0]!.status).toBe("Error");
     expect(status.links[0]!.reason).toMatch(/access_denied|revoked/);
+  });
+});
+
+describe.each(RUNTIMES)("a %s site serving wss:// with a certificate from its own CA", (runtime) => {
+  it("links a site that has only the token, and carries traffic", async () => {
+    const echo = await echoServer();
+    const [east] = await startSites([{ name: "east", runtime, acceptLinks: true, wss: true, connectors: [{ name: "echo", routingKey: "echo", port: echo.port }] }]);
+    const url = await east!.linkUrl();
+    expect(url).toMatch(/^wss:\/\/127\.0\.0\.1:\d+\/skiff\/v1\/link$/);
+    const west = new SiteProcess({ name: "west", runtime: RUNTIMES[(RUNTIMES.indexOf(runtime) + 1) % RUNTIMES.length]!, listeners: [{ name: "echo", routingKey: "echo" }], links: [{ name: "to-east", url }] });
+    try {
+      const port = await west.listenerPort("echo");
+      await west.waitFor(/link to-east is up: linked to site east at wss:/);
+      await waitForRoute(port);
+      const request = pattern(11, 1024 * 1024);
+      expect(sha256(await exchange(port, request))).toBe(sha256(request));
+    } finally {
+      await Promise.all([west.stop(), east!.stop()]);
+      await echo.close();
+    }
   });
 });
 

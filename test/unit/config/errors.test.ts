@@ -112,7 +112,7 @@ describe("parseConfig() rejects invalid files, naming file, line, column, resour
   it("refuses an edge role and Kubernetes-only RouterAccess fields", () => {
     expect(badFixture("router-access.yaml")).toEqual([
       "router-access.yaml:11:15: RouterAccess/west-access spec.accessType: spec.accessType is Kubernetes-only; Skiff listens on spec.bindHost and the inter-router port, and the Site's spec.publicUrl names the address in front of it",
-      "router-access.yaml:12:19: RouterAccess/west-access spec.tlsCredentials: spec.tlsCredentials names a Kubernetes Secret; to serve wss:// set spec.tls.certificateFile and spec.tls.privateKeyFile",
+      "router-access.yaml:12:19: RouterAccess/west-access spec.tlsCredentials: spec.tlsCredentials names a Kubernetes Secret; to serve wss:// set spec.generateTlsCredentials: true, or spec.tls.certificateFile and spec.tls.privateKeyFile",
       "router-access.yaml:16:13: RouterAccess/west-access spec.roles[1].name: Skiff has no edge routers; use name: inter-router",
     ]);
   });
