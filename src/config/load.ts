@@ -47,6 +47,7 @@ export interface SiteSettings {
   keepaliveTimeoutMs: number;
   streamWindowBytes: number;
   maxStreamsPerLink: number;
+  maxPendingBytes: number;
 }
 
 export interface RouterAccessConfig {
@@ -499,6 +500,7 @@ function build(reader: Reader, file: string, baseDir: string): SiteConfig {
     keepaliveTimeoutMs: Math.round(spec.keepaliveTimeoutSeconds * 1000),
     streamWindowBytes: spec.streamWindowBytes,
     maxStreamsPerLink: spec.maxStreamsPerLink,
+    maxPendingBytes: spec.maxPendingBytes,
   };
   if (spec.publicUrl !== undefined) site.publicUrl = spec.publicUrl.replace(/\/+$/, "");
 

@@ -283,6 +283,13 @@ export const SiteSpec = withMeta(
       "bytes",
     ),
     maxStreamsPerLink: intIn(1, 1_000_000, 4096, "Most streams (TCP connections) open at once on one link."),
+    maxPendingBytes: intIn(
+      1_048_576,
+      68_719_476_736,
+      67_108_864,
+      "Most bytes this site holds at once for connections whose readers are slow; beyond it new connections are refused (reason Limit) and counted.",
+      "bytes",
+    ),
     edge: refused("Skiff has no edge routers: every site routes and may accept links; remove spec.edge"),
     ha: refused(
       "spec.ha is Kubernetes-only; for a second router run a second Skiff site and link it to the same sites",

@@ -106,6 +106,7 @@ export class Site {
       logger: this.logger,
       dial: (hostname, port) => options.platform.dialTcp({ hostname, port, timeoutMs: 10_000 }),
       advertIntervalMs: ADVERT_INTERVAL_MS,
+      maxPendingBytes: options.config.site.maxPendingBytes,
     });
   }
 
@@ -242,6 +243,7 @@ export class Site {
       }
       this.#tcpListeners.push(tcp);
       this.listeners.push({ ...listener, port: tcp.port, counters });
+      this.router.addListener({ name: listener.name, routingKey: listener.routingKey });
       logger.info("listener.bound", `listener ${listener.name} for ${listener.routingKey} is listening on ${listener.host}:${tcp.port}`, {
         listener: listener.name,
       });

@@ -89,7 +89,7 @@ describe("parseConfig() rejects invalid files, naming file, line, column, resour
   it("names an unknown field, suggests a near spelling and lists the accepted fields", () => {
     expect(badFixture("unknown-field.yaml")).toEqual([
       'unknown-field.yaml:5:3: Site/west metadata.labels: unknown field "labels"; accepted fields are name',
-      'unknown-field.yaml:8:3: Site/west spec.linkAcess: unknown field "linkAcess" (did you mean linkAccess?); accepted fields are linkAccess, settings, stateDir, adminPort, publicUrl, keepaliveIntervalSeconds, keepaliveTimeoutSeconds, streamWindowBytes, maxStreamsPerLink',
+      'unknown-field.yaml:8:3: Site/west spec.linkAcess: unknown field "linkAcess" (did you mean linkAccess?); accepted fields are linkAccess, settings, stateDir, adminPort, publicUrl, keepaliveIntervalSeconds, keepaliveTimeoutSeconds, streamWindowBytes, maxStreamsPerLink, maxPendingBytes',
       "unknown-field.yaml:17:13: Listener/web spec.observer: Skiff has no protocol observer; remove spec.observer",
     ]);
   });

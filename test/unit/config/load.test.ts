@@ -17,6 +17,7 @@ describe("parseConfig() on valid files", () => {
         keepaliveTimeoutMs: 5000,
         streamWindowBytes: 262144,
         maxStreamsPerLink: 4096,
+        maxPendingBytes: 67108864,
       },
       listeners: [],
       connectors: [],
@@ -39,6 +40,7 @@ describe("parseConfig() on valid files", () => {
       keepaliveTimeoutMs: 3000,
       streamWindowBytes: 65536,
       maxStreamsPerLink: 100,
+      maxPendingBytes: 67108864,
     });
     expect(config.routerAccess).toEqual({
       name: "east-access",
