@@ -77,6 +77,8 @@ export interface SitePlan {
   name: string;
   runtime: Runtime;
   yaml: string;
+  /** Extra environment for the site process. */
+  env?: Record<string, string>;
 }
 
 export class BenchSite {
@@ -89,9 +91,18 @@ export class BenchSite {
     const config = path.join(this.dir, "site.yaml");
     writeFileSync(config, plan.yaml);
     const [cmd, ...args] = runtimeCommand(plan.runtime);
-    this.child = spawn(cmd!, [...args, path.join(ROOT, "src/cli.ts"), "run", "--config", config], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-    this.child.stdout!.on("data", (d) => (this.output += d.toString()));
-    this.child.stderr!.on("data", (d) => (this.output += d.toString()));
+    this.child = spawn(cmd!, [...args, path.join(ROOT, "src/cli.ts"), "run", "--config", config], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...plan.env },
+    });
+    // Keep the start of the log (what waitFor looks for) and the end, not all of it.
+    const keep = (d: Buffer) => {
+      this.output += d.toString();
+      if (this.output.length > 200_000) this.output = this.output.slice(0, 100_000) + this.output.slice(-50_000);
+    };
+    this.child.stdout!.on("data", keep);
+    this.child.stderr!.on("data", keep);
   }
 
   async waitFor(pattern: RegExp, timeoutMs = 30_000): Promise<RegExpMatchArray> {
@@ -163,4 +174,58 @@ export function median(values: number[]): number {
 
 export function summary(values: number[], digits = 0): string {
   return `${median(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}-${Math.max(...values).toFixed(digits)})`;
+}
+
+export interface ChainPlan {
+  /** Runtimes of the sites, in link order: site 0 dials site 1, which dials site 2, ... */
+  runtimes: Runtime[];
+  /** Listeners on site 0: routing key names. */
+  listeners: string[];
+  /** Connectors per site index: routing key -> target port. */
+  connectors: Record<number, Record<string, number>>;
+  /** Site spec lines (YAML, indented two spaces), for every site. */
+  siteSpec?: string;
+  env?: Record<string, string>;
+  prefix: string;
+}
+
+export interface Chain {
+  sites: BenchSite[];
+  /** Listener ports on site 0, by routing key. */
+  ports: Record<string, number>;
+  pids: number[];
+  stop(): Promise<void>;
+}
+
+/** Start a chain of sites joined by access tokens, the last one first; resolves once every listener is bound and every link is up. */
+export async function startChain(plan: ChainPlan): Promise<Chain> {
+  const sites: BenchSite[] = [];
+  const spec = plan.siteSpec ?? "  {}";
+  const n = plan.runtimes.length;
+  try {
+    let token: string | undefined;
+    for (let i = n - 1; i >= 0; i--) {
+      const name = `${plan.prefix}${i}`;
+      const docs = [resource("Site", name, spec)];
+      if (i > 0) docs.push(resource("RouterAccess", `${name}-access`, "  bindHost: 127.0.0.1\n  roles:\n    - name: inter-router\n      port: 0"));
+      for (const [key, port] of Object.entries(plan.connectors[i] ?? {})) {
+        docs.push(resource("Connector", key, `  routingKey: ${key}\n  host: 127.0.0.1\n  port: ${port}`));
+      }
+      if (i === 0) for (const key of plan.listeners) docs.push(resource("Listener", key, `  routingKey: ${key}\n  host: 127.0.0.1\n  port: 0`));
+      if (token !== undefined) docs.push(token);
+      const site = new BenchSite({ name, runtime: plan.runtimes[i]!, yaml: docs.join("---\n"), env: plan.env });
+      sites.unshift(site);
+      await site.waitFor(new RegExp(`site ${name} is running`));
+      if (token !== undefined) await site.waitFor(new RegExp(`link to-${plan.prefix}${i + 1} is up`));
+      if (i > 0) token = await issueToken(path.join(site.dir, ".skiff", name), `to-${name}`);
+    }
+    const ports: Record<string, number> = {};
+    for (const key of plan.listeners) {
+      ports[key] = Number((await sites[0]!.waitFor(new RegExp(`listener ${key} for \\S+ is listening on [\\d.]+:(\\d+)`)))[1]);
+    }
+    return { sites, ports, pids: sites.map((s) => s.child.pid!), stop: () => Promise.all(sites.map((s) => s.stop())).then(() => {}) };
+  } catch (err) {
+    await Promise.all(sites.map((s) => s.stop()));
+    throw err;
+  }
 }
