@@ -9,7 +9,8 @@ import { encodeHello } from "../../src/protocol/messages.ts";
 import { authenticatedPeer } from "../helpers/peer.ts";
 import { RUNTIMES } from "../helpers/runtimes.ts";
 import { SiteProcess, startSites } from "../helpers/sites.ts";
-import { echoServer, exchange, pattern, sha256, type TestServer, waitForRoute } from "../helpers/traffic.ts";
+import { exchange, pattern, sha256 } from "../helpers/traffic.ts";
+import { type EchoPair, startEchoPair } from "../helpers/pair.ts";
 
 const MiB = 1024 * 1024;
 
@@ -37,33 +38,18 @@ const hello = encodeFrame(
 );
 
 describe.each(RUNTIMES)("a %s site facing a misbehaving peer", (runtime) => {
-  let echo: TestServer;
+  let pair: EchoPair;
   let east: SiteProcess;
-  let west: SiteProcess;
   let linkUrl: string;
   let port: number;
 
   beforeAll(async () => {
-    echo = await echoServer();
-    [east] = await startSites([
-      {
-        name: "east",
-        runtime,
-        acceptLinks: true,
-        siteSpec: { settings: '{"link-handshake-timeout": "2s"}' },
-        connectors: [{ name: "echo", routingKey: "echo", port: echo.port }],
-      },
-    ]);
-    linkUrl = await east!.linkUrl();
-    west = new SiteProcess({ name: "west", runtime: "node", listeners: [{ name: "echo", routingKey: "echo" }], links: [{ name: "to-east", url: linkUrl }] });
-    port = await west.listenerPort("echo");
-    await west.waitFor(/link to-east is up/);
-    await waitForRoute(port);
+    pair = await startEchoPair({ east: runtime, eastSettings: { "link-handshake-timeout": "2s" } });
+    ({ east, linkUrl, port } = pair);
   });
 
   afterAll(async () => {
-    await Promise.all([west?.stop(), east?.stop()]);
-    await echo?.close();
+    await pair?.stop();
   });
 
   async function goodLinkStillWorks(): Promise<void> {

@@ -16,12 +16,13 @@ const nodePlatform = createNodePlatform();
 import { attemptLink } from "../helpers/peer.ts";
 import { RUNTIMES } from "../helpers/runtimes.ts";
 import { SiteProcess, startSites } from "../helpers/sites.ts";
-import { echoServer, exchange, pattern, sha256, type TestServer, waitForRoute } from "../helpers/traffic.ts";
+import { echoServer, exchange, pattern, sha256, waitForRoute } from "../helpers/traffic.ts";
+import { type EchoPair, startEchoPair } from "../helpers/pair.ts";
 
 const HOUR = 3_600_000;
 
 describe.each(RUNTIMES)("secure links to a %s site", (runtime) => {
-  let echo: TestServer;
+  let pair: EchoPair;
   let east: SiteProcess;
   let west: SiteProcess;
   let linkUrl: string;
@@ -30,29 +31,16 @@ describe.each(RUNTIMES)("secure links to a %s site", (runtime) => {
   let port: number;
 
   beforeAll(async () => {
-    echo = await echoServer();
-    [east] = await startSites([
-      {
-        name: "east",
-        runtime,
-        acceptLinks: true,
-        siteSpec: { settings: '{"link-certificate-validity": "40s"}' },
-        connectors: [{ name: "echo", routingKey: "echo", port: echo.port }],
-      },
-    ]);
-    linkUrl = await east!.linkUrl();
-    const state = path.join(east!.dir, ".skiff", "east");
+    // Certificates from east live 40 s here, so west renews at about 20 s.
+    pair = await startEchoPair({ east: runtime, eastSettings: { "link-certificate-validity": "40s" } });
+    ({ east, west, linkUrl, port } = pair);
+    const state = path.join(east.dir, ".skiff", "east");
     caPem = readFileSync(path.join(state, "ca.pem"), "utf8");
     eastCa = await loadSiteCa(caPem, readFileSync(path.join(state, "ca-key.pem"), "utf8"));
-    west = new SiteProcess({ name: "west", runtime: "node", listeners: [{ name: "echo", routingKey: "echo" }], links: [{ name: "to-east", url: linkUrl }] });
-    port = await west.listenerPort("echo");
-    await west.waitFor(/link to-east is up/);
-    await waitForRoute(port);
   });
 
   afterAll(async () => {
-    await Promise.all([west?.stop(), east?.stop()]);
-    await echo?.close();
+    await pair?.stop();
   });
 
   async function goodLinkStillWorks(): Promise<void> {
