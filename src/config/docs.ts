@@ -1,7 +1,7 @@
 // Generates the field reference of docs/configuration.md from the schemas, so the
 // documentation cannot drift from what the loader accepts.
 
-import { z } from "zod";
+import * as z from "zod";
 import { ApiVersion, KINDS, Metadata, metaOf, SPEC_SCHEMAS, STATUS_REFUSED, unwrapSchema, type Kind } from "./schema.ts";
 
 export interface FieldRow {

@@ -3,7 +3,7 @@
 // its file, line, column, resource and field.
 
 import { isMap, isSeq, LineCounter, parseAllDocuments, type Node } from "yaml";
-import { z } from "zod";
+import * as z from "zod";
 import { ConfigError, type ConfigIssue } from "../errors.ts";
 import { parseDuration } from "./duration.ts";
 import { dirName, resolvePath } from "./paths.ts";

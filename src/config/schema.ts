@@ -2,7 +2,7 @@
 // every field's type, default, description and the words used in its error messages.
 // load.ts reads the `FieldMeta` attached here to say what was expected; docs.ts renders it.
 
-import { z } from "zod";
+import * as z from "zod";
 import { isDuration, parseDuration } from "./duration.ts";
 
 export const API_VERSION = "skupper.io/v2alpha1";

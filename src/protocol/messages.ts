@@ -1,7 +1,7 @@
 // The JSON payloads of control frames (Hello, Open) and the stream reset codes.
 // Validated with zod: a peer's bytes are never trusted to have the right shape.
 
-import { z } from "zod";
+import * as z from "zod";
 import { ProtocolError } from "../errors.ts";
 import { decodeJson, encodeJson } from "./frames.ts";
 

@@ -2,7 +2,7 @@
 // out when not refreshed, and shortest paths over links both ends report.
 // Pure: time is passed in.
 
-import { z } from "zod";
+import * as z from "zod";
 
 const siteName = z.string().min(1).max(63).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
 

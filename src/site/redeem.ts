@@ -7,7 +7,7 @@ import { trustAnchorFromCaCertificate, validatePeerCertificate } from "../ca/val
 import type { AccessTokenConfig } from "../config/load.ts";
 import { ErrorCode, errorMessage, SkiffError } from "../errors.ts";
 import { newKeyAndCsr, type StoredLink } from "./identity.ts";
-import { z } from "zod";
+import * as z from "zod";
 import type { HttpResponse, Platform } from "../platform/types.ts";
 
 function parseJson(text: string): unknown {
