@@ -65,7 +65,7 @@ export interface OutgoingLink {
   session?: LinkSession;
   peerCertificate?: PeerCertificate;
   certificateExpires?: Date;
-  renewer?: CertificateRenewer;
+  renewer: CertificateRenewer;
 }
 
 export class Site {
@@ -316,6 +316,7 @@ export class Site {
     this.logger.info("token.redeemed", `redeemed token ${token.name}: link ${stored.name} to site ${stored.peerSite} at ${stored.url}`, { link: stored.name });
     const existing = this.outgoing.get(stored.name);
     existing?.dialer.stop();
+    existing?.renewer.stop();
     this.outgoing.delete(stored.name);
     this.#startDialer(stored.name, this.config.links.find((l) => l.name === stored.name));
     return stored;
@@ -339,7 +340,9 @@ export class Site {
   }
 
   #startDialer(name: string, configured: LinkConfig | undefined): void {
-    const entry: OutgoingLink = { dialer: undefined as unknown as LinkDialer };
+    // The dialer's callbacks run only after start(), by which time `entry` is set.
+    let entry: OutgoingLink;
+    const renewer = new CertificateRenewer(this.identity, name, this.logger);
     const credentials = () => this.identity.link(name);
     const url = configured?.url ?? credentials()?.url ?? "(no link URL yet)";
     const cost = () => configured?.cost ?? credentials()?.cost ?? 1;
@@ -357,8 +360,7 @@ export class Site {
       entry.peerCertificate = established.peer;
       return { channel: established.channel, peerSite: established.peer.siteName };
     };
-    entry.renewer = new CertificateRenewer(this.identity, name, this.logger);
-    entry.dialer = new LinkDialer({
+    const dialer = new LinkDialer({
       name,
       url,
       caCertificates: credentials() === undefined ? undefined : [credentials()!.caPem],
@@ -372,11 +374,11 @@ export class Site {
       run: (channel, peerSite, onReady) => {
         const session = this.#runSession(channel, "dialer", cost(), peerSite, (peer) => {
           onReady(peer);
-          entry.renewer!.watch(session);
+          renewer.watch(session);
         });
         this.#certificateHandlers.set(session, (type, payload) => {
           if (type !== FrameType.CertIssued) throw new SkiffError(ErrorCode.Protocol, "CertRequest from the site this site dials");
-          void entry.renewer!.receive(payload).catch((err) => this.logger.warn("cert.renew_failed", `renewal of link ${name} failed: ${errorMessage(err)}`));
+          void renewer.receive(payload).catch((err) => this.logger.warn("cert.renew_failed", `renewal of link ${name} failed: ${errorMessage(err)}`));
         });
         entry.session = session;
         return session.closed;
@@ -384,10 +386,11 @@ export class Site {
     });
     if (configured?.caFile !== undefined) {
       // A link port behind a certificate from another CA (a proxy, a public CA): trust that too.
-      void this.platform.readTextFile(configured.caFile).then((pem) => entry.dialer.setCaCertificates([pem, ...(credentials() ? [credentials()!.caPem] : [])]));
+      void this.platform.readTextFile(configured.caFile).then((pem) => dialer.setCaCertificates([pem, ...(credentials() ? [credentials()!.caPem] : [])]));
     }
+    entry = { dialer, renewer };
     this.outgoing.set(name, entry);
-    entry.dialer.start();
+    dialer.start();
   }
 
   async #startAdmin(): Promise<void> {
@@ -517,7 +520,7 @@ export class Site {
     await Promise.allSettled(this.#tcpListeners.map((l) => l.close()));
     for (const { dialer, renewer } of this.outgoing.values()) {
       dialer.stop();
-      renewer?.stop();
+      renewer.stop();
     }
     const closing = [...this.#sessions].map((session) => {
       session.close(`site ${this.config.site.name} is shutting down`);
