@@ -462,7 +462,7 @@ export const LinkSpec = withMeta(
     type: "mapping",
     expected: "a mapping with endpoints or url",
     description:
-      "A link this site dials to another site. Usually written by redeeming an AccessToken rather than by hand.",
+      "A link this site dials to another site. Its credentials come from redeeming an AccessToken (stored in stateDir under the same name); a Link resource may change the URL and cost of such a link.",
   },
 );
 
