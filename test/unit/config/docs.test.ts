@@ -30,7 +30,10 @@ describe("docs/configuration.md", () => {
     const [east, west] = examples.map((text, i) => parseConfig(`/etc/skiff/example-${i}.yaml`, text));
     expect(east!.routerAccess).toEqual({ name: "east-links", bindHost: "0.0.0.0", port: 55671 });
     expect(east!.connectors).toEqual([{ name: "orders-db", routingKey: "orders-db", host: "127.0.0.1", port: 5432 }]);
-    expect(west!.links).toEqual([{ name: "to-east", url: "ws://east.example.com:55671/skiff/v1/link", cost: 1 }]);
+    expect(west!.links).toEqual([]);
+    expect(west!.accessTokens).toEqual([
+      expect.objectContaining({ name: "to-east", url: "http://east.example.com:55671/skiff/v1/redeem/2Ty2hRKb3Oq9n8BX0cW3mg", linkCost: 1 }),
+    ]);
     expect(west!.listeners).toEqual([{ name: "orders-db", routingKey: "orders-db", host: "127.0.0.1", port: 15432 }]);
   });
 });
