@@ -14,7 +14,7 @@ import { LinkCloseCode } from "../protocol/messages.ts";
 import type { HttpServer, Platform, RequestInfo, TcpListener, WebSocketHandlers } from "../platform/types.ts";
 import { type ListenerCounters, Router } from "../router/router.ts";
 import { createAdminApp, type TokenRequest } from "../api/admin.ts";
-import { createLinkApp, LINK_PATH, REDEEM_PATH } from "../api/links.ts";
+import { createLinkApp, LINK_PATH } from "../api/links.ts";
 import { maxRecordBytes } from "../link/records.ts";
 import type { PeerCertificate } from "../ca/validate.ts";
 import { issueTlsServerCertificate } from "../ca/site-ca.ts";
@@ -26,7 +26,7 @@ import { answerCertRequest, CertificateRenewer } from "./renewal.ts";
 import { Revocations } from "./revocations.ts";
 import { StateDir } from "./state.ts";
 import { buildStatus, type SiteStatus } from "./status.ts";
-import { renderAccessToken } from "./token-file.ts";
+import { TokenGranting } from "./granting.ts";
 
 export const SKIFF_VERSION = "0.1.0";
 
@@ -79,7 +79,7 @@ export class Site {
   readonly outgoing = new Map<string, OutgoingLink>();
   readonly incoming = new Set<IncomingLink>();
   identity!: SiteIdentity;
-  #grants: GrantStore | undefined;
+  #granting: TokenGranting | undefined;
   #revocations: Revocations | undefined;
   /** Redemption attempts per source address: enough for a burst of sites behind one NAT, too few to guess codes. */
   readonly #redeemLimiter = new RateLimiter({ attempts: 30, perMs: 60_000 });
@@ -155,31 +155,11 @@ export class Site {
   // ---- tokens ----
 
   /** Make a grant and the AccessToken that redeems it (the admin endpoint's `POST /v1/tokens`). */
-  async issueToken(request: TokenRequest): Promise<{ token: string; expiresAt: string; redemptionsAllowed: number }> {
-    const linkUrl = this.linkUrl;
-    if (this.#grants === undefined || linkUrl === undefined) {
+  issueToken(request: TokenRequest): Promise<{ token: string; expiresAt: string; redemptionsAllowed: number }> {
+    if (this.#granting === undefined) {
       throw new SkiffError(ErrorCode.Token, `site ${this.config.site.name} does not accept links; add a RouterAccess (or linkAccess: default) to issue tokens`);
     }
-    const configured = request.grant === undefined ? undefined : this.config.accessGrants.find((g) => g.name === request.grant);
-    if (request.grant !== undefined && configured === undefined) {
-      const known = this.config.accessGrants.map((g) => g.name).join(", ") || "none";
-      throw new SkiffError(ErrorCode.Token, `no AccessGrant named ${request.grant} in ${this.config.file} (grants: ${known})`);
-    }
-    const redemptionsAllowed = request.redemptionsAllowed ?? configured?.redemptionsAllowed ?? 1;
-    const expirationWindowMs = request.expirationWindowMs ?? configured?.expirationWindowMs ?? 15 * 60_000;
-    const { grant, code } = await this.#grants.create({ name: configured?.name ?? "adhoc", redemptionsAllowed, expirationWindowMs, code: configured?.code });
-    const base = linkUrl.replace(/^ws/, "http").slice(0, -LINK_PATH.length);
-    const token = renderAccessToken({
-      name: this.config.site.name,
-      url: `${base}${REDEEM_PATH}/${grant.id}`,
-      code,
-      caPem: this.identity.caPem,
-      linkCost: request.linkCost ?? 1,
-      expiresAt: grant.expiresAt,
-      redemptionsAllowed,
-    });
-    this.logger.info("token.issued", `issued a token (grant ${grant.id}): ${redemptionsAllowed} redemption(s) until ${grant.expiresAt}`);
-    return { token, expiresAt: grant.expiresAt, redemptionsAllowed };
+    return this.#granting.issue(request);
   }
 
   /** Redeem AccessToken YAML and start its link at once (`POST /v1/redeem`). */
@@ -264,7 +244,13 @@ export class Site {
 
   async #startLinkServer(): Promise<void> {
     const access = this.config.routerAccess!;
-    this.#grants = await GrantStore.load(this.platform, this.state);
+    this.#granting = new TokenGranting({
+      config: this.config,
+      grants: await GrantStore.load(this.platform, this.state),
+      identity: this.identity,
+      logger: this.logger,
+      linkUrl: () => this.linkUrl,
+    });
     this.#revocations = await Revocations.load(this.platform, this.state);
     await this.identity.acceptorIdentity(); // fail at start, not at the first link, if the CA is unusable
     let tls: { certificatePem: string; privateKeyPem: string } | undefined;
@@ -285,7 +271,7 @@ export class Site {
     }
     const app = createLinkApp({
       allowAttempt: (source) => this.#redeemLimiter.allow(source),
-      redeem: (grantId, request, source) => this.#answerRedemption(grantId, request, source),
+      redeem: (grantId, request, source) => this.#granting!.answer(grantId, request, source),
     });
     this.#linkServer = await this.#serve("link port", {
       hostname: access.bindHost,
@@ -296,17 +282,6 @@ export class Site {
       upgrade: (request, info) => this.#acceptLink(request, info),
     });
     this.logger.info("links.accepting", `accepting links on ${access.bindHost}:${this.#linkServer.port} (${this.linkUrl})`);
-  }
-
-  async #answerRedemption(grantId: string, request: { site: string; csr: string; proof: string }, source: string) {
-    const outcome = await this.#grants!.redeem(grantId, request, (siteName, csr) => this.identity.issueFor(siteName, csr));
-    if (!outcome.ok) {
-      this.logger.warn("token.refused", `refused a token redemption from ${source}: ${outcome.reason}`);
-      return undefined;
-    }
-    const again = outcome.repeated ? " (a repeated request: same certificate, not counted again)" : "";
-    this.logger.info("token.redeemed", `site ${outcome.siteName} redeemed a token from ${source}${again}`, { peer: outcome.siteName });
-    return { site: this.config.site.name, certificate: outcome.certificatePem, ca: this.identity.caPem, url: this.linkUrl! };
   }
 
   async #redeem(token: AccessTokenConfig): Promise<StoredLink> {
