@@ -1,7 +1,7 @@
 // Shared pieces of the benchmark scripts: a byte sink, a timed bulk sender,
 // site processes on each runtime, and figures printed as medians.
 
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
@@ -79,6 +79,10 @@ export interface SitePlan {
   yaml: string;
   /** Extra environment for the site process. */
   env?: Record<string, string>;
+  /** Extra runtime flags, before the script (e.g. --cpu-prof on Node). */
+  flags?: string[];
+  /** Node only: run this bundle of src/cli.ts (see bundleForNode) instead of the sources through tsx. */
+  nodeBundle?: string;
 }
 
 export class BenchSite {
@@ -90,8 +94,9 @@ export class BenchSite {
     this.dir = mkdtempSync(path.join(tmpdir(), `skiff-bench-${plan.name}-`));
     const config = path.join(this.dir, "site.yaml");
     writeFileSync(config, plan.yaml);
-    const [cmd, ...args] = runtimeCommand(plan.runtime);
-    this.child = spawn(cmd!, [...args, path.join(ROOT, "src/cli.ts"), "run", "--config", config], {
+    const [cmd, ...args] = plan.runtime === "node" && plan.nodeBundle ? [process.execPath] : runtimeCommand(plan.runtime);
+    const entry = plan.runtime === "node" && plan.nodeBundle ? plan.nodeBundle : path.join(ROOT, "src/cli.ts");
+    this.child = spawn(cmd!, [...args, ...(plan.flags ?? []), entry, "run", "--config", config], {
       cwd: ROOT,
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, ...plan.env },
@@ -186,6 +191,8 @@ export interface ChainPlan {
   /** Site spec lines (YAML, indented two spaces), for every site. */
   siteSpec?: string;
   env?: Record<string, string>;
+  flags?: string[];
+  nodeBundle?: string;
   prefix: string;
 }
 
@@ -213,7 +220,7 @@ export async function startChain(plan: ChainPlan): Promise<Chain> {
       }
       if (i === 0) for (const key of plan.listeners) docs.push(resource("Listener", key, `  routingKey: ${key}\n  host: 127.0.0.1\n  port: 0`));
       if (token !== undefined) docs.push(token);
-      const site = new BenchSite({ name, runtime: plan.runtimes[i]!, yaml: docs.join("---\n"), env: plan.env });
+      const site = new BenchSite({ name, runtime: plan.runtimes[i]!, yaml: docs.join("---\n"), env: plan.env, flags: plan.flags, nodeBundle: plan.nodeBundle });
       sites.unshift(site);
       await site.waitFor(new RegExp(`site ${name} is running`));
       if (token !== undefined) await site.waitFor(new RegExp(`link to-${plan.prefix}${i + 1} is up`));
@@ -228,4 +235,18 @@ export async function startChain(plan: ChainPlan): Promise<Chain> {
     await Promise.all(sites.map((s) => s.stop()));
     throw err;
   }
+}
+
+/**
+ * Bundle src/cli.ts with esbuild (installed with tsx) for Node sites, as a Node 20
+ * deployment would run it: Node 20 cannot strip types, and tsx keeps a loader
+ * thread of its own (about 30 MB of RSS). Returns the bundle's path, inside
+ * node_modules so that its bare imports resolve.
+ */
+export function bundleForNode(): string {
+  const outfile = path.join(ROOT, "node_modules", ".cache", "skiff-bench", "cli.mjs");
+  const esbuild = path.join(ROOT, "node_modules", ".bin", "esbuild");
+  const run = spawnSync(esbuild, [path.join(ROOT, "src/cli.ts"), "--bundle", "--platform=node", "--format=esm", "--packages=external", "--log-level=warning", `--outfile=${outfile}`], { encoding: "utf8" });
+  if (run.status !== 0) throw new Error(`esbuild failed: ${run.stderr || run.error?.message}`);
+  return outfile;
 }

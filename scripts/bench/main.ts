@@ -12,7 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-import { GiB, MiB, median, ROOT, type Runtime, runtimeCommand, startChain, type Chain } from "./lib.ts";
+import { bundleForNode, GiB, MiB, median, ROOT, type Runtime, runtimeCommand, startChain, type Chain } from "./lib.ts";
 import { bulk, connectionRate, cores, cpuSeconds, openIdle, pingPong, quietGate, rss, withForeign } from "./load.ts";
 import { findStunnel, startStunnel, type StunnelPair, stunnelInstallHint, stunnelVersion } from "./stunnel.ts";
 
@@ -32,6 +32,7 @@ const { values } = parseArgs({
     "quiet-threshold": { type: "string", default: "0.3" },
     "quiet-wait": { type: "string", default: "20" },
     out: { type: "string" },
+    "node-loader": { type: "string", default: "bundle" },
     help: { type: "boolean", default: false },
   },
 });
@@ -52,6 +53,9 @@ const slowRate = Number(values["slow-mib-per-s"]);
 const slowSize = quick ? 256 * MiB : 1 * GiB;
 const quietThreshold = Number(values["quiet-threshold"]);
 const quietWait = Number(values["quiet-wait"]);
+const nodeLoader = values["node-loader"]!;
+if (nodeLoader !== "bundle" && nodeLoader !== "tsx") throw new Error(`--node-loader: "bundle" or "tsx", not "${nodeLoader}"`);
+const nodeBundle = nodeLoader === "bundle" ? bundleForNode() : undefined;
 
 // ---- output -------------------------------------------------------------------
 
@@ -190,6 +194,7 @@ async function startTrios(servers: Servers): Promise<Trio[]> {
       runtimes: plan.runtimes,
       listeners: ["hop1", "hop2", "echo"],
       connectors: { 1: { hop1: servers.sink, echo: servers.echo }, 2: { hop2: servers.sink } },
+      nodeBundle,
     });
     // The routes are known once the adverts have arrived; a small transfer proves each.
     for (const key of ["hop1", "hop2"]) await retry(() => bulk(chain.ports[key]!, 1024));
@@ -222,6 +227,8 @@ async function throughputSection(servers: Servers, stunnel: StunnelPair | undefi
   const results = new Map<Key, Sample[]>();
   const add = (key: Key, s: Sample) => results.set(key, [...(results.get(key) ?? []), s]);
   const allPids = [servers.pid, ...(stunnel?.pids ?? []), ...trios.flatMap((t) => t.chain.pids)];
+  progress("throughput warm-up: 64 MiB through every path");
+  for (const t of trios) for (const key of ["hop1", "hop2"]) await bulk(t.chain.ports[key]!, 64 * MiB, 1);
   for (let run = 1; run <= runs; run++) {
     for (const streams of [1, 8]) {
       progress(`throughput run ${run}/${runs}, ${streams} stream(s): direct`);
@@ -299,7 +306,7 @@ async function connectionsSection(servers: Servers, stunnel: StunnelPair | undef
   for (const t of trios) paths.push({ label: trioName(t, 1), port: t.chain.ports.echo!, pids: t.chain.pids.slice(0, 2) });
   const allPids = [servers.pid, ...(stunnel?.pids ?? []), ...trios.flatMap((t) => t.chain.pids)];
   const results = new Map<string, { rate: number[]; p50: number[]; p99: number[]; errors: number; foreign: number[] }>();
-  for (const p of paths) await connectionRate(p.port, 100, 16); // warm-up
+  for (const p of paths) await connectionRate(p.port, 500, 16); // warm-up (JIT, pools)
   for (let run = 1; run <= runs; run++) {
     for (const p of paths) {
       progress(`connections run ${run}/${runs}: ${p.label}`);
@@ -384,6 +391,7 @@ async function memorySection(servers: Servers): Promise<void> {
         listeners: ["hold", "slow"],
         connectors: { 1: { hold: servers.hold, slow: servers.slow } },
         siteSpec: "  maxStreamsPerLink: 20000",
+        nodeBundle,
       });
       try {
         await retry(() => bulk(chain.ports.slow!, 1024));
@@ -472,7 +480,7 @@ out(`# Skiff benchmark`);
 out();
 out(`- date: ${new Date().toISOString()}`);
 out(`- machine: ${cpuModel}, ${cores} cores, ${(os.totalmem() / GiB).toFixed(0)} GiB RAM, Linux ${os.release()}; loopback 127.0.0.1 only`);
-out(`- runtimes: Node ${nodeV} (sites through tsx), Deno ${denoV}, Bun ${bunV}; stunnel ${stunnelBin ? stunnelVersion(stunnelBin) : "absent"}`);
+out(`- runtimes: Node ${nodeV} (sites ${nodeBundle ? "from an esbuild bundle of src/cli.ts, as Node 20 cannot strip types" : "through tsx"}), Deno ${denoV}, Bun ${bunV}; stunnel ${stunnelBin ? stunnelVersion(stunnelBin) : "absent"}`);
 out(`- command: npm run bench -- ${process.argv.slice(2).join(" ") || "(defaults)"}; ${runs} run(s) per figure, median (min-max)`);
 out(`- the load generator and the far-end servers are Node processes; every path's figures were measured in this run, interleaved run by run`);
 out();

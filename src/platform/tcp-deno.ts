@@ -5,8 +5,14 @@ import type { DialTcpOptions, ListenTcpOptions, TcpListener, TcpSocket, TcpSocke
 import { dialError, dialTimeoutError, listenError, socketError } from "./common.ts";
 import { Deno, type DenoConn, type DenoListener } from "./deno-api.ts";
 
-/** Bytes per read. A short read is copied out so a small chunk does not pin 64 KiB. */
-const READ_SIZE = 64 * 1024;
+/**
+ * Bytes per read: from MIN_READ up to MAX_READ, doubling after a read that
+ * filled the buffer and halving after a short one. A pending read holds its
+ * buffer, so an idle connection costs MIN_READ, not 64 KiB (10,000 idle
+ * connections held 50 KiB each with a fixed 64 KiB read: docs/benchmarks.md).
+ */
+const MIN_READ = 4 * 1024;
+const MAX_READ = 64 * 1024;
 /** write() returns false once this much is queued (Node's default is 16 KiB; Skiff's frames are bigger). */
 const HIGH_WATER_MARK = 64 * 1024;
 /** Queued chunks smaller than this are merged into one write of at most MAX_COALESCED bytes. */
@@ -56,8 +62,9 @@ class DenoTcpSocket implements TcpSocket {
 
   async #readLoop(): Promise<void> {
     const handlers = this.#handlers!;
+    let size = MIN_READ;
     while (!this.#destroyed) {
-      const buffer = new Uint8Array(READ_SIZE);
+      const buffer = new Uint8Array(size);
       let n: number | null;
       try {
         n = await this.#conn.read(buffer);
@@ -74,7 +81,10 @@ class DenoTcpSocket implements TcpSocket {
         this.#maybeFinish();
         return;
       }
-      handlers.data(n < READ_SIZE / 4 ? buffer.slice(0, n) : buffer.subarray(0, n));
+      // A short read is copied out so a small chunk does not pin the whole buffer.
+      handlers.data(n < size / 4 ? buffer.slice(0, n) : buffer.subarray(0, n));
+      if (n === size) size = Math.min(MAX_READ, size * 2);
+      else if (n < size / 4) size = Math.max(MIN_READ, size / 2);
     }
   }
 

@@ -1,0 +1,66 @@
+// Development aid: one link between two sites on one runtime, `--size-mib` through
+// it on `--streams` connections, printing MiB/s and each site's CPU s/GiB.
+// Pass site flags with --env KEY=VALUE (e.g. NODE_OPTIONS=--cpu-prof ...).
+//   node bin/run-ts.mjs scripts/bench/dev-pair.ts --runtime node --size-mib 1024 [--hops 1|2]
+
+import { parseArgs } from "node:util";
+import { bundleForNode, GiB, MiB, type Runtime, startChain } from "./lib.ts";
+import { bulk, connectionRate, cpuSeconds } from "./load.ts";
+import { spawn } from "node:child_process";
+import path from "node:path";
+import { ROOT } from "./lib.ts";
+import { createInterface } from "node:readline";
+
+const { values } = parseArgs({
+  options: {
+    runtime: { type: "string", default: "node" },
+    "size-mib": { type: "string", default: "1024" },
+    streams: { type: "string", default: "1" },
+    hops: { type: "string", default: "1" },
+    runs: { type: "string", default: "1" },
+    env: { type: "string", multiple: true, default: [] },
+    flags: { type: "string", default: "" },
+    spec: { type: "string", default: "" },
+    connections: { type: "string", default: "0" },
+    "node-bundle": { type: "boolean", default: true },
+  },
+});
+const env = Object.fromEntries(values.env!.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+const hops = Number(values.hops);
+const runtimes = values.runtime!.split(",") as Runtime[];
+const chainRuntimes = Array.from({ length: hops + 1 }, (_, i) => runtimes[i % runtimes.length]!);
+const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts/bench/servers.ts")], { stdio: ["pipe", "pipe", "inherit"] });
+const first = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once("line", resolve));
+const { sink, echo } = JSON.parse(first) as { sink: number; echo: number };
+const conns = Number(values.connections);
+const chain = await startChain({
+  nodeBundle: values["node-bundle"] ? bundleForNode() : undefined, prefix: "dev-", runtimes: chainRuntimes, listeners: ["bulk"], connectors: { [hops]: { bulk: conns > 0 ? echo : sink } }, env, flags: values.flags ? values.flags.split(" ") : [], siteSpec: values.spec ? `  ${values.spec}` : undefined });
+try {
+  for (let i = 0; ; i++) {
+    try {
+      if (conns > 0) await connectionRate(chain.ports.bulk!, 10, 1);
+      else await bulk(chain.ports.bulk!, 1024);
+      break;
+    } catch (err) {
+      if (i > 100) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  const size = Number(values["size-mib"]) * MiB;
+  for (let r = 0; r < Number(values.runs); r++) {
+    if (conns > 0) {
+      const cpu0 = chain.pids.map(cpuSeconds);
+      const r = await connectionRate(chain.ports.bulk!, conns, 16);
+      const cpu = chain.pids.map((p, i) => ((cpuSeconds(p) - cpu0[i]!) / conns) * 1000);
+      process.stdout.write(`${chainRuntimes.join(">")}: ${r.perSecond.toFixed(0)} conn/s, p50 ${r.p50.toFixed(2)} p99 ${r.p99.toFixed(2)} ms, errors ${r.errors}, site CPU ms/conn ${cpu.map((c) => c.toFixed(3)).join(" / ")}\n`);
+      continue;
+    }
+    const cpu0 = chain.pids.map(cpuSeconds);
+    const speed = await bulk(chain.ports.bulk!, size, Number(values.streams));
+    const cpu = chain.pids.map((p, i) => (cpuSeconds(p) - cpu0[i]!) / (size / GiB));
+    process.stdout.write(`${chainRuntimes.join(">")}: ${speed.toFixed(0)} MiB/s, site CPU s/GiB ${cpu.map((c) => c.toFixed(2)).join(" / ")}\n`);
+  }
+} finally {
+  await chain.stop();
+  child.stdin!.end();
+}
