@@ -16,8 +16,8 @@ import {
   frameTypeName,
   MAX_DATA_PAYLOAD,
   MAX_MESSAGE_BYTES,
+  FRAME_HEADER_BYTES,
   writeFrame,
-  frameSize,
 } from "../protocol/frames.ts";
 import { decodeOpen, encodeOpen, type Open, ResetCode, resetCodeName } from "../protocol/messages.ts";
 
@@ -49,6 +49,11 @@ export interface StreamHandlers {
   accepted?(): void;
 }
 
+/** Smallest piece a Data frame is split into to fill a message. */
+const MIN_SPLIT_BYTES = 512;
+/** In takeMessage() only: this payload continues the Data frame before it (no header of its own). */
+const CONTINUATION = -1 as FrameType;
+
 interface QueuedFrame {
   type: FrameType;
   stream: MuxStream | undefined;
@@ -78,6 +83,8 @@ export class Mux {
   #localStreams = 0;
   #aborted: string | undefined;
   #outputScheduled = false;
+  /** Scratch list for takeMessage(), reused. */
+  readonly #picked: QueuedFrame[] = [];
   readonly counters: MuxCounters = { streamsOpened: 0, streamsAccepted: 0, streamsRefused: 0, bytesSent: 0, bytesReceived: 0 };
 
   constructor(options: MuxOptions) {
@@ -132,32 +139,65 @@ export class Mux {
 
   /**
    * The next link message: as many queued frames as fit in `maxBytes`.
-   * Frames of streams reset meanwhile are dropped here.
+   * Frames of streams reset meanwhile are dropped here. A Data frame that does
+   * not fit is split to fill the message, and Data frames of one stream that
+   * follow each other become one frame, so bulk data travels in full 64 KiB
+   * records with one frame each (a 64 KiB TCP read no longer costs a second,
+   * 9-byte record for the bytes past the frame header).
    */
   takeMessage(maxBytes: number = MAX_MESSAGE_BYTES): Uint8Array | undefined {
-    const picked: QueuedFrame[] = [];
+    const picked = this.#picked;
     let size = 0;
-    for (const queue of [this.#urgent, this.#ordered]) {
+    /** Stream of the Data frame that ends the message so far (the next Data frame of that stream extends it), or -1. */
+    let lastData = -1;
+    for (let q = 0; q < 2; q++) {
+      const queue = q === 0 ? this.#urgent : this.#ordered;
       for (let next = queue.peek(); next !== undefined; next = queue.peek()) {
         if (next.stream !== undefined && next.stream.resetSent && next.type !== FrameType.Reset) {
           queue.shift();
           continue;
         }
-        const bytes = frameSize(next.payload.byteLength);
-        if (size + bytes > maxBytes) break;
-        picked.push(next);
-        size += bytes;
+        const extends_ = next.type === FrameType.Data && lastData === next.streamId;
+        const overhead = extends_ ? 0 : FRAME_HEADER_BYTES;
+        const room = maxBytes - size - overhead;
+        if (next.payload.byteLength > room) {
+          // Split a Data frame to fill the message when a useful piece fits; the rest stays first in line.
+          if (next.type !== FrameType.Data || room < MIN_SPLIT_BYTES) break;
+          const piece: QueuedFrame = { type: next.type, stream: next.stream, streamId: next.streamId, payload: next.payload.subarray(0, room) };
+          next.payload = next.payload.subarray(room);
+          if (extends_) picked.push({ ...piece, type: CONTINUATION });
+          else picked.push(piece);
+          size += overhead + room;
+          break;
+        }
         queue.shift();
+        if (extends_) picked.push({ ...next, type: CONTINUATION });
+        else picked.push(next);
+        lastData = next.type === FrameType.Data ? next.streamId : -1;
+        size += overhead + next.payload.byteLength;
       }
       if (size >= maxBytes - 64) break;
     }
     if (picked.length === 0) return undefined;
     const message = new Uint8Array(size);
+    const view = new DataView(message.buffer);
     let offset = 0;
-    for (const frame of picked) {
+    let header = -1;
+    for (let i = 0; i < picked.length; i++) {
+      const frame = picked[i]!;
+      if (frame.type === CONTINUATION) {
+        // Extend the Data frame just written: its payload continues here.
+        message.set(frame.payload, offset);
+        offset += frame.payload.byteLength;
+        view.setUint32(header + 5, offset - header - FRAME_HEADER_BYTES);
+        this.counters.bytesSent += frame.payload.byteLength;
+        continue;
+      }
+      header = offset;
       offset = writeFrame(message, offset, frame.type, frame.streamId, frame.payload);
       if (frame.type === FrameType.Data) this.counters.bytesSent += frame.payload.byteLength;
     }
+    picked.length = 0;
     return message;
   }
 

@@ -130,6 +130,31 @@ describe("Mux", () => {
     expect(atA.drains).toBe(1);
   });
 
+  it("Mux.takeMessage() packs bulk data into full messages of one Data frame each, in order", () => {
+    const { a, b, accepted, pump } = pair({ window: 1 << 20 });
+    const s = a.openStream(open("k"));
+    recorder(s);
+    pump();
+    const atB = recorder(accepted[0]!.stream);
+    const sent: Uint8Array[] = [];
+    for (let i = 0; i < 8; i++) {
+      const chunk = crypto.getRandomValues(new Uint8Array(65536));
+      sent.push(chunk);
+      s.write(chunk);
+    }
+    const messages: Uint8Array[] = [];
+    for (let m = a.takeMessage(); m !== undefined; m = a.takeMessage()) messages.push(m);
+    // 512 KiB in 65,527-byte frames: 8 full messages and one short one, each a single Data frame.
+    expect(messages.length).toBe(9);
+    for (const m of messages) {
+      expect(m[0]).toBe(FrameType.Data);
+      expect(new DataView(m.buffer, m.byteOffset).getUint32(5)).toBe(m.byteLength - 9);
+    }
+    for (const m of messages.slice(0, 8)) expect(m.byteLength).toBe(65536);
+    for (const m of messages) b.receive(m);
+    expect(concat(atB.chunks)).toEqual(concat(sent));
+  });
+
   it("never queues more than one window per stream however much is written", () => {
     const { a, accepted, pump } = pair();
     const s = a.openStream(open("k"));
