@@ -4,7 +4,7 @@
 // stunnel mutual-TLS pair), and the targets with PASS or MISS.
 //
 //   npm run bench -- [--quick] [--runs N] [--only throughput,connections,latency,memory,handshake]
-//                    [--runtimes node,deno,bun] [--size-mib 1024] [--out FILE]
+//                    [--runtimes node,deno,bun] [--size-mib 1024] [--window BYTES] [--out FILE]
 
 import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -33,6 +33,7 @@ const { values } = parseArgs({
     "quiet-wait": { type: "string", default: "20" },
     out: { type: "string" },
     "node-loader": { type: "string", default: "bundle" },
+    window: { type: "string" },
     help: { type: "boolean", default: false },
   },
 });
@@ -56,6 +57,8 @@ const quietWait = Number(values["quiet-wait"]);
 const nodeLoader = values["node-loader"]!;
 if (nodeLoader !== "bundle" && nodeLoader !== "tsx") throw new Error(`--node-loader: "bundle" or "tsx", not "${nodeLoader}"`);
 const nodeBundle = nodeLoader === "bundle" ? bundleForNode() : undefined;
+/** spec.streamWindowBytes for every site; the site default when not given. */
+const windowSpec = values.window ? `  streamWindowBytes: ${Number(values.window)}` : undefined;
 
 // ---- output -------------------------------------------------------------------
 
@@ -195,6 +198,7 @@ async function startTrios(servers: Servers): Promise<Trio[]> {
       listeners: ["hop1", "hop2", "echo"],
       connectors: { 1: { hop1: servers.sink, echo: servers.echo }, 2: { hop2: servers.sink } },
       nodeBundle,
+      siteSpec: windowSpec,
     });
     // The routes are known once the adverts have arrived; a small transfer proves each.
     for (const key of ["hop1", "hop2"]) await retry(() => bulk(chain.ports[key]!, 1024));
@@ -390,7 +394,7 @@ async function memorySection(servers: Servers): Promise<void> {
         runtimes: [runtime, runtime],
         listeners: ["hold", "slow"],
         connectors: { 1: { hold: servers.hold, slow: servers.slow } },
-        siteSpec: "  maxStreamsPerLink: 20000",
+        siteSpec: "  maxStreamsPerLink: 20000" + (windowSpec ? `\n${windowSpec}` : ""),
         nodeBundle,
       });
       try {
@@ -482,6 +486,7 @@ out(`- date: ${new Date().toISOString()}`);
 out(`- machine: ${cpuModel}, ${cores} cores, ${(os.totalmem() / GiB).toFixed(0)} GiB RAM, Linux ${os.release()}; loopback 127.0.0.1 only`);
 out(`- runtimes: Node ${nodeV} (sites ${nodeBundle ? "from an esbuild bundle of src/cli.ts, as Node 20 cannot strip types" : "through tsx"}), Deno ${denoV}, Bun ${bunV}; stunnel ${stunnelBin ? stunnelVersion(stunnelBin) : "absent"}`);
 out(`- command: npm run bench -- ${process.argv.slice(2).join(" ") || "(defaults)"}; ${runs} run(s) per figure, median (min-max)`);
+out(`- site configuration: defaults${windowSpec ? ` except spec.streamWindowBytes: ${Number(values.window)}` : ""}; links made with access tokens; every link runs SL1 (AES-256-GCM records)`);
 out(`- the load generator and the far-end servers are Node processes; every path's figures were measured in this run, interleaved run by run`);
 out();
 if (!stunnelBin) {
