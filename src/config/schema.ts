@@ -278,7 +278,7 @@ export const SiteSpec = withMeta(
     streamWindowBytes: intIn(
       16_384,
       16_777_216,
-      262_144,
+      1_048_576,
       "Credit window of each stream in bytes: how much one connection may have in flight on a link before the receiver grants more.",
       "bytes",
     ),

@@ -169,7 +169,7 @@ describe("a chain of four sites", () => {
     // Socket buffers on loopback take some megabytes; the rest waits in the client.
     expect(written).toBeLessThan(48 * MiB);
     const [sb, sc] = await Promise.all([b.status(), c.status()]);
-    const window = 262_144; // the default streamWindowBytes
+    const window = 1_048_576; // the default streamWindowBytes
     for (const s of [sb, sc]) {
       expect(s.counters.pendingBytes, `${s.site.name} holds at most one window per direction`).toBeLessThanOrEqual(2 * window);
     }

@@ -15,7 +15,7 @@ describe("parseConfig() on valid files", () => {
         adminPort: 0,
         keepaliveIntervalMs: 1000,
         keepaliveTimeoutMs: 5000,
-        streamWindowBytes: 262144,
+        streamWindowBytes: 1048576,
         maxStreamsPerLink: 4096,
         maxPendingBytes: 67108864,
       },
