@@ -11,7 +11,7 @@ import type {
   WebSocketConn,
   WebSocketHandlers,
 } from "./types.ts";
-import { DrainWaiters, isHandlers, isWebSocketUpgrade, listenError, textEncoder, webSocketError } from "./common.ts";
+import { DrainWaiters, isHandlers, isWebSocketUpgrade, listenError, OpenSockets, textEncoder, webSocketError } from "./common.ts";
 import { nodeCryptoAead } from "./aead-node.ts";
 import { fileOps } from "./files.ts";
 import { processOps } from "./process-node.ts";
@@ -70,7 +70,6 @@ interface SocketData {
  * in flight and treats a drop as fatal.
  */
 const BACKPRESSURE_LIMIT = 1024 * 1024 * 1024;
-const CLOSE_GRACE_MS = 1000;
 
 class BunWebSocketConn implements WebSocketConn {
   #ws: BunServerWebSocket;
@@ -129,8 +128,7 @@ class BunWebSocketConn implements WebSocketConn {
 }
 
 async function serveHttp(options: ServeHttpOptions): Promise<HttpServer> {
-  const open = new Set<BunWebSocketConn>();
-  const closedWaiters = new Set<() => void>();
+  const open = new OpenSockets<BunWebSocketConn>();
   let closing = false;
 
   let server: BunServer;
@@ -183,7 +181,6 @@ async function serveHttp(options: ServeHttpOptions): Promise<HttpServer> {
           const conn = ws.data.conn;
           if (conn === undefined) return;
           open.delete(conn);
-          if (open.size === 0) for (const done of closedWaiters) done();
           conn.onClose(code, reason);
         },
         drain(ws) {
@@ -198,14 +195,7 @@ async function serveHttp(options: ServeHttpOptions): Promise<HttpServer> {
   let closed: Promise<void> | undefined;
   async function close(): Promise<void> {
     closing = true;
-    if (open.size > 0) {
-      const allClosed = new Promise<void>((resolve) => closedWaiters.add(resolve));
-      for (const conn of open) conn.close(1001, "server closing");
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([allClosed, new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS)))]);
-      clearTimeout(timer);
-      for (const conn of open) conn.terminate();
-    }
+    await open.closeAll((conn) => conn.terminate());
     await server.stop(true);
   }
   return {

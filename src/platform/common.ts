@@ -133,3 +133,32 @@ export function isHandlers(answer: unknown): answer is WebSocketHandlers {
   const a = answer as { message?: unknown; open?: unknown; close?: unknown } | null;
   return typeof a?.message === "function" && typeof a.open === "function" && typeof a.close === "function";
 }
+
+/** How long a server's close() lets its WebSockets finish their closing handshake before dropping them. */
+export const CLOSE_GRACE_MS = 1000;
+
+/** The WebSockets a server has open, so that close() can end them all gracefully. */
+export class OpenSockets<T extends { close(code?: number, reason?: string): void }> {
+  readonly #open = new Set<T>();
+  readonly #emptied = new Set<() => void>();
+
+  add(conn: T): void {
+    this.#open.add(conn);
+  }
+
+  delete(conn: T): void {
+    this.#open.delete(conn);
+    if (this.#open.size === 0) for (const wake of this.#emptied) wake();
+  }
+
+  /** Close every socket with 1001, wait up to CLOSE_GRACE_MS for them to finish, then `drop` the rest. */
+  async closeAll(drop: (conn: T) => void): Promise<void> {
+    if (this.#open.size === 0) return;
+    const allClosed = new Promise<void>((resolve) => this.#emptied.add(resolve));
+    for (const conn of this.#open) conn.close(1001, "server closing");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([allClosed, new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS)))]);
+    clearTimeout(timer);
+    for (const conn of this.#open) drop(conn);
+  }
+}

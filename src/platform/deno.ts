@@ -9,7 +9,7 @@ import type {
   WebSocketConn,
   WebSocketHandlers,
 } from "./types.ts";
-import { isHandlers, isWebSocketUpgrade, listenError, webSocketError } from "./common.ts";
+import { isHandlers, isWebSocketUpgrade, listenError, OpenSockets, webSocketError } from "./common.ts";
 import { Deno, type DenoHttpServer } from "./deno-api.ts";
 import { webCryptoAead } from "./aead-web.ts";
 import { fileOps } from "./files.ts";
@@ -17,15 +17,12 @@ import { fetchHttpRequest } from "./http-fetch.ts";
 import { dialTcp, listenTcp } from "./tcp-deno.ts";
 import { WebWebSocketConn } from "./ws-web.ts";
 
-const CLOSE_GRACE_MS = 1000;
 
 async function serveHttp(options: ServeHttpOptions): Promise<HttpServer> {
-  const open = new Set<WebWebSocketConn>();
-  const closedWaiters = new Set<() => void>();
+  const open = new OpenSockets<WebWebSocketConn>();
   let closing = false;
   const forget = (conn: WebWebSocketConn): void => {
     open.delete(conn);
-    if (open.size === 0) for (const done of closedWaiters) done();
   };
 
   const accept = (request: Request, handlers: WebSocketHandlers): Response => {
@@ -81,14 +78,7 @@ async function serveHttp(options: ServeHttpOptions): Promise<HttpServer> {
   let closed: Promise<void> | undefined;
   async function close(): Promise<void> {
     closing = true;
-    if (open.size > 0) {
-      const allClosed = new Promise<void>((resolve) => closedWaiters.add(resolve));
-      for (const conn of open) conn.close(1001, "server closing");
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([allClosed, new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS)))]);
-      clearTimeout(timer);
-      for (const conn of open) conn.forceClosed();
-    }
+    await open.closeAll((conn) => conn.forceClosed());
     await server.shutdown();
   }
   return {

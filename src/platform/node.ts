@@ -16,7 +16,7 @@ import type {
   WebSocketConn,
   WebSocketHandlers,
 } from "./types.ts";
-import { isHandlers, isWebSocketUpgrade, socketErrorReason, webSocketError } from "./common.ts";
+import { isHandlers, isWebSocketUpgrade, OpenSockets, socketErrorReason, webSocketError } from "./common.ts";
 import { nodeCryptoAead } from "./aead-node.ts";
 import { fileOps } from "./files.ts";
 import { processOps } from "./process-node.ts";
@@ -24,8 +24,6 @@ import { dialTcp, listenTcp } from "./tcp-node.ts";
 import { nodeHttpRequest } from "./http-request.ts";
 import { NodeWebSocketConn } from "./ws-node.ts";
 
-/** How long server close() lets a WebSocket finish its closing handshake before dropping it. */
-const CLOSE_GRACE_MS = 1000;
 
 /** The Request an upgrade callback sees, built from Node's IncomingMessage. */
 function toRequest(req: http.IncomingMessage, scheme: string, fallbackHost: string): Request {
@@ -61,8 +59,7 @@ async function serveHttp(options: ServeHttpOptions): Promise<HttpServer> {
   // noServer: we own the 'upgrade' event and decide per request. perMessageDeflate off: Skiff
   // sends encrypted (incompressible) records. maxPayload: ws answers an oversize message with 1009.
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes, perMessageDeflate: false });
-  const open = new Set<NodeWebSocketConn>();
-  const closedWaiters = new Set<() => void>();
+  const open = new OpenSockets<NodeWebSocketConn>();
   const scheme = options.tls ? "https" : "http";
   let closing = false;
 
@@ -91,7 +88,6 @@ async function serveHttp(options: ServeHttpOptions): Promise<HttpServer> {
           message: (data, text) => handlers.message(data, text),
           close(code, reason) {
             open.delete(conn);
-            if (open.size === 0) for (const done of closedWaiters) done();
             handlers.close(code, reason);
           },
         });
@@ -118,14 +114,7 @@ async function serveHttp(options: ServeHttpOptions): Promise<HttpServer> {
     closing = true;
     const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
-    if (open.size > 0) {
-      const allClosed = new Promise<void>((resolve) => closedWaiters.add(resolve));
-      for (const conn of open) conn.close(1001, "server closing");
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([allClosed, new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS)))]);
-      clearTimeout(timer);
-      for (const conn of open) conn.terminate();
-    }
+    await open.closeAll((conn) => conn.terminate());
     server.closeAllConnections();
     wss.close();
     await serverClosed;
