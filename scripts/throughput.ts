@@ -9,7 +9,8 @@ import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { GiB, MiB, ROOT, resource, type Runtime, runtimeCommand, sendBulk, startPair, startSink, summary } from "./bench/lib.ts";
+import { GiB, MiB, ROOT, resource, type Runtime, runtimeCommand, startPair, startSink, summary } from "./bench/lib.ts";
+import { bulk as sendBulk } from "./bench/load.ts";
 
 const { values } = parseArgs({
   options: {
@@ -119,15 +120,15 @@ try {
     const row = [runtime, summary(direct), summary(linked), summary(linked.map((v, i) => (v / direct[i]!) * 100)) + " %"];
     if (old !== undefined) row.push(summary(earlier), summary(linked.map((v, i) => v / earlier[i]!), 2) + "x");
     rows.push(row);
-    process.stdout.write(`${runtime}: direct ${summary(direct)} MB/s, one link ${summary(linked)} MB/s${old ? `, before ${summary(earlier)} MB/s` : ""}\n`);
+    process.stdout.write(`${runtime}: direct ${summary(direct)} MiB/s, one link ${summary(linked)} MiB/s${old ? `, before ${summary(earlier)} MiB/s` : ""}\n`);
   }
 } finally {
   sink.close();
   before?.remove();
 }
 
-const header = ["runtime", "direct TCP MB/s", "one link MB/s", "link / direct"];
-if (before !== undefined) header.push(`one link at ${values.before} MB/s`, "now / before");
+const header = ["runtime", "direct TCP MiB/s", "one link MiB/s", "link / direct"];
+if (before !== undefined) header.push(`one link at ${values.before} MiB/s`, "now / before");
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
 const line = (cells: string[]) => "| " + cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ") + " |";
 process.stdout.write(`\n${size / MiB} MiB per transfer, ${runs} runs, median (min-max)\n`);

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { issueToken } from "../lib/token.ts";
+import { bulk } from "./load.ts";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const MiB = 1024 * 1024;
@@ -36,41 +37,6 @@ export async function startSink(): Promise<{ port: number; close(): void }> {
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
   return { port: (server.address() as net.AddressInfo).port, close: () => server.close() };
-}
-
-/** Send `total` bytes on `streams` connections at once; resolves with MB/s once the sink confirmed every byte. */
-export async function sendBulk(port: number, total: number, streams = 1): Promise<number> {
-  const chunk = Buffer.alloc(256 * 1024, 0x5a);
-  const per = Math.floor(total / streams);
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: streams }, () =>
-      new Promise<void>((resolve, reject) => {
-        const socket = net.connect({ port, host: "127.0.0.1", allowHalfOpen: true });
-        let sent = 0;
-        let reply = "";
-        const pump = () => {
-          while (sent < per) {
-            const piece = per - sent >= chunk.length ? chunk : chunk.subarray(0, per - sent);
-            sent += piece.length;
-            if (!socket.write(piece)) return;
-          }
-          socket.end();
-        };
-        socket.on("connect", pump);
-        socket.on("drain", pump);
-        socket.on("data", (d) => (reply += d.toString()));
-        socket.on("end", () => {
-          if (Number(reply.trim()) !== per) reject(new Error(`sink received ${reply.trim()} of ${per} bytes`));
-          else resolve();
-          socket.end();
-        });
-        socket.on("error", reject);
-      }),
-    ),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  return (per * streams) / MiB / seconds;
 }
 
 export interface SitePlan {
@@ -161,7 +127,7 @@ export async function startPair(runtime: Runtime, targetPort: number): Promise<{
   // The route is known once east's advert has arrived; a tiny transfer proves it.
   for (let i = 0; ; i++) {
     try {
-      await sendBulk(port, 1024);
+      await bulk(port, 1024);
       break;
     } catch (err) {
       if (i > 100) throw err;

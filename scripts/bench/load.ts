@@ -4,7 +4,8 @@
 
 import { readFileSync } from "node:fs";
 import net from "node:net";
-import { MiB } from "./lib.ts";
+/** Local so that lib.ts can import this file without a cycle. */
+const MiB = 1024 * 1024;
 
 /** Send `total` bytes split over `streams` connections; resolves with MB/s (MiB/s) once the far end confirmed every byte. */
 export async function bulk(port: number, total: number, streams = 1): Promise<number> {
