@@ -5,7 +5,7 @@
 
 import { parseArgs } from "node:util";
 import { bundleForNode, GiB, MiB, type Runtime, startChain } from "./lib.ts";
-import { bulk, connectionRate, cpuSeconds } from "./load.ts";
+import { bulk, connectionRate, cpuSeconds, cpuSecondsByThread } from "./load.ts";
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { ROOT } from "./lib.ts";
@@ -23,6 +23,8 @@ const { values } = parseArgs({
     spec: { type: "string", default: "" },
     connections: { type: "string", default: "0" },
     "node-bundle": { type: "boolean", default: true },
+    threads: { type: "boolean", default: false },
+    "gc-count": { type: "boolean", default: false },
   },
 });
 const env = Object.fromEntries(values.env!.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
@@ -56,9 +58,27 @@ try {
       continue;
     }
     const cpu0 = chain.pids.map(cpuSeconds);
+    const threads0 = chain.pids.map(cpuSecondsByThread);
     const speed = await bulk(chain.ports.bulk!, size, Number(values.streams));
     const cpu = chain.pids.map((p, i) => (cpuSeconds(p) - cpu0[i]!) / (size / GiB));
     process.stdout.write(`${chainRuntimes.join(">")}: ${speed.toFixed(0)} MiB/s, site CPU s/GiB ${cpu.map((c) => c.toFixed(2)).join(" / ")}\n`);
+    if (values.threads) {
+      chain.pids.forEach((pid, i) => {
+        const parts = [...cpuSecondsByThread(pid)]
+          .map(([name, seconds]) => [name, (seconds - (threads0[i]!.get(name) ?? 0)) / (size / GiB)] as const)
+          .filter(([, perGiB]) => perGiB >= 0.01)
+          .sort((a, b) => b[1] - a[1]);
+        process.stdout.write(`  site ${i} threads, s/GiB: ${parts.map(([name, perGiB]) => `${name} ${perGiB.toFixed(2)}`).join(", ")}\n`);
+      });
+    }
+  }
+  if (values["gc-count"]) {
+    // With --flags=--trace-gc: how many collections of each kind each site ran.
+    chain.sites.forEach((site, i) => {
+      const kinds = new Map<string, number>();
+      for (const m of site.output.matchAll(/ms: (Scavenge|Mark-Compact|Mark-Sweep|Minor Mark-Sweep)\b/g)) kinds.set(m[1]!, (kinds.get(m[1]!) ?? 0) + 1);
+      process.stdout.write(`  site ${i} collections: ${[...kinds].map(([k, n]) => `${k} ${n}`).join(", ") || "none logged"}\n`);
+    });
   }
 } finally {
   await chain.stop();

@@ -2,7 +2,7 @@
 // connections, ping-pong, idle connections; and what it reads about other
 // processes (CPU, RSS) and about the machine (CPU used by anything else).
 
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import net from "node:net";
 /** Local so that lib.ts can import this file without a cycle. */
 const MiB = 1024 * 1024;
@@ -161,6 +161,28 @@ export function cpuSeconds(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/** CPU seconds of each thread of `pid`, summed by thread name (e.g. main, tokio workers). */
+export function cpuSecondsByThread(pid: number): Map<string, number> {
+  const byName = new Map<string, number>();
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return byName;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const name = tid === String(pid) ? "main" : stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")).replace(/[-_ ]?\d+$/, "");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      byName.set(name, (byName.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / TICKS);
+    } catch {
+      // the thread ended between readdir and read
+    }
+  }
+  return byName;
 }
 
 /** Resident set size of `pid` in bytes. */
