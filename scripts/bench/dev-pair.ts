@@ -5,7 +5,7 @@
 
 import { parseArgs } from "node:util";
 import { bundleForNode, GiB, MiB, type Runtime, startChain } from "./lib.ts";
-import { bulk, connectionRate, cpuSeconds, cpuSecondsByThread } from "./load.ts";
+import { bulk, connectionRate, cpuSeconds, cpuSecondsByThread, minorFaults } from "./load.ts";
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { ROOT } from "./lib.ts";
@@ -25,6 +25,7 @@ const { values } = parseArgs({
     "node-bundle": { type: "boolean", default: true },
     threads: { type: "boolean", default: false },
     "gc-count": { type: "boolean", default: false },
+    "pause-s": { type: "string", default: "0" },
   },
 });
 const env = Object.fromEntries(values.env!.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
@@ -50,6 +51,8 @@ try {
   }
   const size = Number(values["size-mib"]) * MiB;
   for (let r = 0; r < Number(values.runs); r++) {
+    // Sites left idle between runs, as between the bench's interleaved measurements.
+    if (r > 0 && Number(values["pause-s"]) > 0) await new Promise((resolve) => setTimeout(resolve, Number(values["pause-s"]) * 1000));
     if (conns > 0) {
       const cpu0 = chain.pids.map(cpuSeconds);
       const r = await connectionRate(chain.ports.bulk!, conns, 16);
@@ -59,6 +62,7 @@ try {
     }
     const cpu0 = chain.pids.map(cpuSeconds);
     const threads0 = chain.pids.map(cpuSecondsByThread);
+    const faults0 = chain.pids.map(minorFaults);
     const speed = await bulk(chain.ports.bulk!, size, Number(values.streams));
     const cpu = chain.pids.map((p, i) => (cpuSeconds(p) - cpu0[i]!) / (size / GiB));
     process.stdout.write(`${chainRuntimes.join(">")}: ${speed.toFixed(0)} MiB/s, site CPU s/GiB ${cpu.map((c) => c.toFixed(2)).join(" / ")}\n`);
@@ -68,7 +72,8 @@ try {
           .map(([name, seconds]) => [name, (seconds - (threads0[i]!.get(name) ?? 0)) / (size / GiB)] as const)
           .filter(([, perGiB]) => perGiB >= 0.01)
           .sort((a, b) => b[1] - a[1]);
-        process.stdout.write(`  site ${i} threads, s/GiB: ${parts.map(([name, perGiB]) => `${name} ${perGiB.toFixed(2)}`).join(", ")}\n`);
+        const faults = (minorFaults(pid) - faults0[i]!) / (size / GiB);
+        process.stdout.write(`  site ${i} threads, s/GiB: ${parts.map(([name, perGiB]) => `${name} ${perGiB.toFixed(2)}`).join(", ")}; page faults per GiB: ${faults.toFixed(0)}\n`);
       });
     }
   }

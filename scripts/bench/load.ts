@@ -185,6 +185,16 @@ export function cpuSecondsByThread(pid: number): Map<string, number> {
   return byName;
 }
 
+/** Minor page faults of `pid` so far (pages the kernel had to map in). */
+export function minorFaults(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[7]);
+  } catch {
+    return 0;
+  }
+}
+
 /** Resident set size of `pid` in bytes. */
 export function rss(pid: number): number {
   try {

@@ -4,7 +4,7 @@
 // stunnel mutual-TLS pair), and the targets with PASS or MISS.
 //
 //   npm run bench -- [--quick] [--runs N] [--only throughput,connections,latency,memory,handshake]
-//                    [--runtimes node,deno,bun] [--size-mib 1024] [--window BYTES] [--out FILE]
+//                    [--runtimes node,deno,bun] [--size-mib 1024] [--warm-up-mib 128] [--window BYTES] [--out FILE]
 
 import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -26,6 +26,7 @@ const { values } = parseArgs({
     only: { type: "string", default: sections.join(",") },
     runtimes: { type: "string", default: "node,deno,bun" },
     "size-mib": { type: "string" },
+    "warm-up-mib": { type: "string" },
     connections: { type: "string", default: "2000" },
     "idle-connections": { type: "string", default: "10000" },
     "slow-mib-per-s": { type: "string", default: "64" },
@@ -48,6 +49,8 @@ const only = new Set(values.only!.split(",").map((s) => s.trim()) as Section[]);
 for (const s of only) if (!sections.includes(s)) throw new Error(`--only: unknown section "${s}"; pick from ${sections.join(",")}`);
 const runtimes = values.runtimes!.split(",").map((s) => s.trim()) as Runtime[];
 const size = Number(values["size-mib"] ?? (quick ? 256 : 1024)) * MiB;
+/** Untimed bytes sent through a path right before each timed throughput run. */
+const warmUpSize = Number(values["warm-up-mib"] ?? (quick ? 32 : 128)) * MiB;
 const connCount = Number(values.connections);
 const idleCount = Number(values["idle-connections"]);
 const slowRate = Number(values["slow-mib-per-s"]);
@@ -167,8 +170,11 @@ interface Sample {
 }
 
 /** Wait for a quiet machine, then run `work` while recording foreign CPU and the path's own CPU. */
-async function measure(pathPids: number[], allPids: number[], work: () => Promise<number>): Promise<Sample> {
+async function measure(pathPids: number[], allPids: number[], work: () => Promise<number>, warmUp?: () => Promise<unknown>): Promise<Sample> {
   await quietGate(quietThreshold, quietWait);
+  // Untimed, right before the timed run and after the quiet gate: as iperf3's --omit,
+  // so every path is measured at its steady rate, not while its processes wake up.
+  if (warmUp) await warmUp();
   const cpu0 = pathPids.reduce((s, p) => s + cpuSeconds(p), 0);
   const { value, foreign } = await withForeign(allPids, work);
   const pathCpu = pathPids.reduce((s, p) => s + cpuSeconds(p), 0) - cpu0;
@@ -231,21 +237,21 @@ async function throughputSection(servers: Servers, stunnel: StunnelPair | undefi
   const results = new Map<Key, Sample[]>();
   const add = (key: Key, s: Sample) => results.set(key, [...(results.get(key) ?? []), s]);
   const allPids = [servers.pid, ...(stunnel?.pids ?? []), ...trios.flatMap((t) => t.chain.pids)];
-  progress("throughput warm-up: 64 MiB through every path");
-  for (const t of trios) for (const key of ["hop1", "hop2"]) await bulk(t.chain.ports[key]!, 64 * MiB, 1);
+  const warm = (port: number, streams: number) => () => (warmUpSize > 0 ? bulk(port, warmUpSize, streams) : Promise.resolve());
   for (let run = 1; run <= runs; run++) {
     for (const streams of [1, 8]) {
       progress(`throughput run ${run}/${runs}, ${streams} stream(s): direct`);
-      add(`direct/${streams}`, await measure([], allPids, () => bulk(servers.sink, size, streams)));
+      add(`direct/${streams}`, await measure([], allPids, () => bulk(servers.sink, size, streams), warm(servers.sink, streams)));
       if (stunnel) {
         progress(`throughput run ${run}/${runs}, ${streams} stream(s): stunnel`);
-        add(`stunnel/${streams}`, await measure(stunnel.pids, allPids, () => bulk(stunnel.ports.sink!, size, streams)));
+        add(`stunnel/${streams}`, await measure(stunnel.pids, allPids, () => bulk(stunnel.ports.sink!, size, streams), warm(stunnel.ports.sink!, streams)));
       }
       for (const t of trios) {
         for (const hops of [1, 2] as const) {
           progress(`throughput run ${run}/${runs}, ${streams} stream(s): ${trioName(t, hops)}`);
           const pids = t.chain.pids.slice(0, hops + 1);
-          add(`${t.label}/${hops}/${streams}`, await measure(pids, allPids, () => bulk(t.chain.ports[hops === 1 ? "hop1" : "hop2"]!, size, streams)));
+          const port = t.chain.ports[hops === 1 ? "hop1" : "hop2"]!;
+          add(`${t.label}/${hops}/${streams}`, await measure(pids, allPids, () => bulk(port, size, streams), warm(port, streams)));
         }
       }
     }
@@ -488,6 +494,7 @@ out(`- runtimes: Node ${nodeV} (sites ${nodeBundle ? "from an esbuild bundle of 
 out(`- command: npm run bench -- ${process.argv.slice(2).join(" ") || "(defaults)"}; ${runs} run(s) per figure, median (min-max)`);
 out(`- site configuration: defaults${windowSpec ? ` except spec.streamWindowBytes: ${Number(values.window)}` : ""}; links made with access tokens; every link runs SL1 (AES-256-GCM records)`);
 out(`- the load generator and the far-end servers are Node processes; every path's figures were measured in this run, interleaved run by run`);
+out(`- each timed transfer follows an untimed ${warmUpSize / MiB} MiB one through the same path (as iperf3 --omit), baselines included`);
 out();
 if (!stunnelBin) {
   out(`stunnel not found: the stunnel baseline is skipped. Install it with: ${stunnelInstallHint}`);
