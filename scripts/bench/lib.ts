@@ -206,13 +206,19 @@ export async function startChain(plan: ChainPlan): Promise<Chain> {
 /**
  * Bundle src/cli.ts with esbuild (installed with tsx) for Node sites, as a Node 20
  * deployment would run it: Node 20 cannot strip types, and tsx keeps a loader
- * thread of its own (about 30 MB of RSS). Returns the bundle's path, inside
- * node_modules so that its bare imports resolve.
+ * thread of its own (about 30 MB of RSS). Code splitting keeps the sources'
+ * dynamic imports, and with them their load order: src/cli.ts loads the
+ * platform before the rest. Returns the entry's path, inside node_modules so
+ * that its bare imports resolve.
  */
 export function bundleForNode(): string {
-  const outfile = path.join(ROOT, "node_modules", ".cache", "skiff-bench", "cli.mjs");
+  const outdir = path.join(ROOT, "node_modules", ".cache", "skiff-bench");
   const esbuild = path.join(ROOT, "node_modules", ".bin", "esbuild");
-  const run = spawnSync(esbuild, [path.join(ROOT, "src/cli.ts"), "--bundle", "--platform=node", "--format=esm", "--packages=external", "--log-level=warning", `--outfile=${outfile}`], { encoding: "utf8" });
+  const run = spawnSync(
+    esbuild,
+    [path.join(ROOT, "src/cli.ts"), "--bundle", "--splitting", "--platform=node", "--format=esm", "--packages=external", "--log-level=warning", `--outdir=${outdir}`, "--out-extension:.js=.mjs"],
+    { encoding: "utf8" },
+  );
   if (run.status !== 0) throw new Error(`esbuild failed: ${run.stderr || run.error?.message}`);
-  return outfile;
+  return path.join(outdir, "cli.mjs");
 }

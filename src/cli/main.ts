@@ -2,7 +2,6 @@
 
 import { Command, CommanderError, Option } from "commander";
 import { ConfigError, errorMessage, ErrorCode, SkiffError } from "../errors.ts";
-import { loadPlatform } from "../platform/detect.ts";
 import type { Platform } from "../platform/types.ts";
 import { SKIFF_VERSION } from "../site/site.ts";
 import { runCommand } from "./run.ts";
@@ -18,8 +17,7 @@ const exitCodes: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.Token]: 4,
 };
 
-export async function main(): Promise<void> {
-  const platform = await loadPlatform();
+export async function main(platform: Platform): Promise<void> {
   let code: number;
   try {
     code = await dispatch(platform, platform.args());
