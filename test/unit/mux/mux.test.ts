@@ -155,6 +155,18 @@ describe("Mux", () => {
     expect(concat(atB.chunks)).toEqual(concat(sent));
   });
 
+  it("Mux.takeMessage() puts the largest payload at its source offset modulo 16, so copying it is aligned", () => {
+    const { a, pump } = pair({ window: 1 << 20 });
+    const s = a.openStream(open("k"));
+    pump();
+    for (const start of [0, 3, 9, 16, 100]) {
+      const source = new Uint8Array(40000);
+      s.write(source.subarray(start));
+      const m = a.takeMessage()!;
+      expect((m.byteOffset + 9) % 16).toBe(start % 16);
+    }
+  });
+
   it("never queues more than one window per stream however much is written", () => {
     const { a, accepted, pump } = pair();
     const s = a.openStream(open("k"));

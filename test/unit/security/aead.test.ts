@@ -80,6 +80,17 @@ describe.each(backends.map((b) => [b.name, b] as const))("RecordAead %s", (_name
   });
 });
 
+describe("node:crypto record cipher", () => {
+  it("puts the ciphertext on a 16-byte boundary of its buffer, after the prefix", async () => {
+    const key = await nodeCryptoAead.importKey(new Uint8Array(32).fill(1));
+    for (const prefix of [0, 2, 16]) {
+      const sealed = key.seal(new Uint8Array(12), Uint8Array.of(1, 23), new Uint8Array(65536), prefix) as Uint8Array;
+      expect((sealed.byteOffset + prefix) % 16).toBe(0);
+      expect(Array.from(sealed.subarray(0, prefix))).toEqual(new Array(prefix).fill(0));
+    }
+  });
+});
+
 describe("record ciphers agree", () => {
   it("a record sealed with one backend opens with the other, both ways", async () => {
     const secret = crypto.getRandomValues(new Uint8Array(32));
