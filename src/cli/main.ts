@@ -5,9 +5,12 @@ import { ConfigError, errorMessage, ErrorCode, SkiffError } from "../errors.ts";
 import type { Platform } from "../platform/types.ts";
 import { SKIFF_VERSION } from "../site/site.ts";
 import { runCommand } from "./run.ts";
-import { statusCommand } from "./status.ts";
 import { loadConfig } from "./load-config.ts";
-import { revokeCommand, tokenIssueCommand, tokenRedeemCommand } from "./token.ts";
+
+// The status and token commands are loaded only when asked for: a running site
+// (the long-lived process) never needs them.
+const statusModule = () => import("./status.ts");
+const tokenModule = () => import("./token.ts");
 
 /** Exit codes: 0 ok, 1 failure while running, 2 bad usage or configuration, 3 site not running, 4 token refused. */
 const exitCodes: Partial<Record<ErrorCode, number>> = {
@@ -68,7 +71,7 @@ async function dispatch(platform: Platform, args: string[]): Promise<number> {
     .addOption(configOption())
     .addOption(new Option("-o, --output <format>", "output format").choices(["text", "json"]).default("text"))
     .action((opts) => {
-      result = statusCommand(platform, { config: opts.config, output: opts.output });
+      result = statusModule().then((m) => m.statusCommand(platform, { config: opts.config, output: opts.output }));
     });
 
   const token = program.command("token").description("issue and redeem access tokens that let another site link to this one");
@@ -82,14 +85,16 @@ async function dispatch(platform: Platform, args: string[]): Promise<number> {
     .option("--grant <name>", "use the settings of this AccessGrant from the config file")
     .option("--cost <n>", "the cost of the link the token creates (default 1)")
     .action((file, opts) => {
-      result = tokenIssueCommand(platform, {
-        config: opts.config,
-        file,
-        grant: opts.grant,
-        redemptionsAllowed: opts.redemptionsAllowed,
-        expirationWindow: opts.expirationWindow,
-        cost: opts.cost,
-      });
+      result = tokenModule().then((m) =>
+        m.tokenIssueCommand(platform, {
+          config: opts.config,
+          file,
+          grant: opts.grant,
+          redemptionsAllowed: opts.redemptionsAllowed,
+          expirationWindow: opts.expirationWindow,
+          cost: opts.cost,
+        }),
+      );
     });
   token
     .command("redeem")
@@ -97,7 +102,7 @@ async function dispatch(platform: Platform, args: string[]): Promise<number> {
     .argument("<file>", "the AccessToken file")
     .addOption(configOption())
     .action((file, opts) => {
-      result = tokenRedeemCommand(platform, { config: opts.config, file });
+      result = tokenModule().then((m) => m.tokenRedeemCommand(platform, { config: opts.config, file }));
     });
 
   program
@@ -106,7 +111,7 @@ async function dispatch(platform: Platform, args: string[]): Promise<number> {
     .argument("<site>", "the site's name")
     .addOption(configOption())
     .action((site, opts) => {
-      result = revokeCommand(platform, { config: opts.config, site });
+      result = tokenModule().then((m) => m.revokeCommand(platform, { config: opts.config, site }));
     });
 
   program
