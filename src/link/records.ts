@@ -257,9 +257,9 @@ class Epoch {
     return new Epoch(this.generation + 1, nextSecret, prefix, now, this.#aead);
   }
 
-  /** True when a record can be sealed or opened right now, without a promise. */
-  get synchronous(): boolean {
-    return this.ready !== undefined && this.ready.aead.synchronous;
+  /** True when a record of `plaintextBytes` can be sealed or opened right now, without a promise. */
+  synchronousFor(plaintextBytes: number): boolean {
+    return this.ready !== undefined && plaintextBytes <= this.ready.aead.synchronousUpTo;
   }
 }
 
@@ -338,7 +338,7 @@ export class RecordSealer {
    * consumed then. Throws the sealer's failure.
    */
   trySeal(plaintext: Uint8Array): Uint8Array | undefined {
-    if (this.#pending > 0 || !this.#epoch.synchronous || this.#failure || this.#finished) return undefined;
+    if (this.#pending > 0 || !this.#epoch.synchronousFor(plaintext.byteLength) || this.#failure || this.#finished) return undefined;
     if (this.needsKeyUpdate) return undefined;
     const { epoch, seq } = this.#take(ContentType.Data, plaintext);
     try {
@@ -487,7 +487,7 @@ export class RecordOpener {
    * failure, which is fatal as in open().
    */
   tryOpen(record: Uint8Array): OpenedRecord | undefined {
-    if (this.#pending > 0 || !this.#epoch.synchronous) return undefined;
+    if (this.#pending > 0 || !this.#epoch.synchronousFor(Math.max(0, record.byteLength - recordOverhead))) return undefined;
     const { epoch, seq, type } = this.#take(record);
     try {
       return this.#interpret(type, openWith(epoch.ready!, seq, record) as Uint8Array);

@@ -9,7 +9,7 @@ const subtle = globalThis.crypto.subtle;
 const source = (bytes: Uint8Array) => bytes as Uint8Array<ArrayBuffer>;
 
 class WebCryptoKey implements AeadKey {
-  readonly synchronous = false;
+  readonly synchronousUpTo = -1;
   readonly #key: CryptoKey;
 
   constructor(key: CryptoKey) {

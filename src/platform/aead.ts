@@ -1,6 +1,7 @@
 // Picks the record cipher for this runtime: node:crypto (synchronous) on Node
-// and Bun, WebCrypto on Deno. SKIFF_AEAD=webcrypto|node:crypto overrides the
-// choice, so the two can be compared on one runtime (scripts/bench).
+// and Bun; on Deno node:crypto for small records and WebCrypto for large ones
+// (aead-split.ts). SKIFF_AEAD=webcrypto|node:crypto|split overrides the
+// choice, so they can be compared on one runtime (scripts/bench).
 
 import { detectRuntime } from "./detect.ts";
 import type { RecordAead, RuntimeName } from "./types.ts";
@@ -17,10 +18,11 @@ function override(runtime: RuntimeName): string | undefined {
 
 async function choose(): Promise<RecordAead> {
   const runtime = detectRuntime();
-  const wanted = override(runtime) ?? (runtime === "deno" ? "webcrypto" : "node:crypto");
+  const wanted = override(runtime) ?? (runtime === "deno" ? "split" : "node:crypto");
   if (wanted === "webcrypto") return webCryptoAead;
   if (wanted === "node:crypto") return (await import("./aead-node.ts")).nodeCryptoAead;
-  throw new Error(`SKIFF_AEAD=${wanted} is not a record cipher; use webcrypto or node:crypto`);
+  if (wanted === "split") return (await import("./aead-split.ts")).splitAead;
+  throw new Error(`SKIFF_AEAD=${wanted} is not a record cipher; use webcrypto, node:crypto or split`);
 }
 
 let chosen: Promise<RecordAead> | undefined;

@@ -164,15 +164,18 @@ export type Signal = "SIGINT" | "SIGTERM";
  * Every implementation passes the same Wycheproof and known-answer vectors.
  */
 export interface RecordAead {
-  /** "webcrypto" or "node:crypto", for logs and benchmarks. */
+  /** "webcrypto", "node:crypto" or "split", for logs and benchmarks. */
   readonly name: string;
   /** Import a 32-byte key. The caller may wipe `raw` once this resolves. */
   importKey(raw: Uint8Array): Promise<AeadKey>;
 }
 
 export interface AeadKey {
-  /** True when seal() and open() return their result directly rather than a promise. */
-  readonly synchronous: boolean;
+  /**
+   * seal() and open() return their result directly, not a promise, for a
+   * plaintext of at most this many bytes (Infinity: always; -1: never).
+   */
+  readonly synchronousUpTo: number;
   /**
    * Encrypt `plaintext`. The result is `prefix` bytes left for the caller
    * (a record header), then the ciphertext, then the 16-byte tag. `plaintext`

@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { nodeCryptoAead } from "../../../src/platform/aead-node.ts";
 import { webCryptoAead } from "../../../src/platform/aead-web.ts";
+import { SPLIT_AT, splitAead } from "../../../src/platform/aead-split.ts";
 import type { RecordAead } from "../../../src/platform/types.ts";
 import { RecordOpener, RecordSealer, RecordWriter, type OpenedRecord } from "../../../src/link/records.ts";
 import { SecurityError } from "../../../src/errors.ts";
@@ -36,7 +37,7 @@ const groups = (
 const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((v, i) => v === b[i]);
 const concat = (a: Uint8Array, b: Uint8Array) => new Uint8Array([...a, ...b]);
 
-const backends: RecordAead[] = [webCryptoAead, nodeCryptoAead];
+const backends: RecordAead[] = [webCryptoAead, nodeCryptoAead, splitAead];
 
 describe.each(backends.map((b) => [b.name, b] as const))("RecordAead %s", (_name, aead) => {
   it("passes the Wycheproof AES-256-GCM vectors (96-bit IV, 128-bit tag) for open and seal", async () => {
@@ -97,10 +98,12 @@ describe("record ciphers agree", () => {
     for (const [from, to] of [
       [webCryptoAead, nodeCryptoAead],
       [nodeCryptoAead, webCryptoAead],
+      [splitAead, webCryptoAead],
+      [nodeCryptoAead, splitAead],
     ] as const) {
       const sealer = new RecordSealer(secret, { aead: from });
       const opener = new RecordOpener(secret, { aead: to });
-      for (const size of [0, 1, 100, 65536]) {
+      for (const size of [0, 1, 100, SPLIT_AT, SPLIT_AT + 1, 65536]) {
         const plaintext = crypto.getRandomValues(new Uint8Array(size));
         const opened = await opener.open(await sealer.seal(plaintext));
         expect(opened.type).toBe("data");
@@ -137,6 +140,39 @@ describe("record ciphers agree", () => {
     }
     expect(got).toEqual(Array.from({ length: 40 }, (_, i) => i));
     expect(syncOpened).toBeGreaterThan(10);
+  });
+
+  it("split seals and opens records up to SPLIT_AT bytes synchronously, larger ones asynchronously, all in order", async () => {
+    const secret = crypto.getRandomValues(new Uint8Array(32));
+    const sealer = new RecordSealer(secret, { aead: splitAead });
+    const opener = new RecordOpener(secret, { aead: splitAead });
+    const wire: Uint8Array[] = [];
+    const writer = new RecordWriter({ sealer, emit: (r) => wire.push(r) });
+    await writer.write(Uint8Array.of(0)); // the first key is ready after this
+    const sizes = [1, SPLIT_AT, SPLIT_AT + 1, 100, 65536, 5, 5, 40000, 13];
+    const results: boolean[] = [];
+    const pending: Promise<void>[] = [];
+    for (const [i, size] of sizes.entries()) {
+      const plaintext = new Uint8Array(size).fill(i + 1);
+      const sync = writer.tryWrite(plaintext);
+      results.push(sync);
+      if (!sync) pending.push(writer.write(plaintext));
+    }
+    await Promise.all(pending);
+    // Synchronous only while nothing asynchronous is in flight ahead of it.
+    expect(results).toEqual([true, true, false, false, false, false, false, false, false]);
+    const got: number[] = [];
+    const syncOpens: boolean[] = [];
+    for (const record of wire) {
+      let opened = opener.tryOpen(record);
+      syncOpens.push(opened !== undefined);
+      opened ??= await opener.open(record);
+      if (opened.type === "data") got.push(opened.data[0]!, opened.data.byteLength);
+    }
+    got.splice(0, 2); // the first record, which readied the key
+    syncOpens.shift();
+    expect(got).toEqual(sizes.flatMap((size, i) => [i + 1, size]));
+    expect(syncOpens).toEqual(sizes.map((size) => size <= SPLIT_AT));
   });
 
   it("a synchronous open of a tampered record throws SecurityError and fails every later call", async () => {
