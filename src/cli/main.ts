@@ -1,10 +1,10 @@
 // Parses the command line and maps Skiff's error codes to exit codes.
 
+import { Command, CommanderError, Option } from "commander";
 import { ConfigError, errorMessage, ErrorCode, SkiffError } from "../errors.ts";
-import type { LogFormat, LogLevel } from "../core/logger.ts";
 import type { Platform } from "../platform/types.ts";
 import { SKIFF_VERSION } from "../site/site.ts";
-import { runCommand, type RunOptions } from "./run.ts";
+import { runCommand } from "./run.ts";
 import { loadConfig } from "./load-config.ts";
 
 // The status and token commands are loaded only when asked for: a running site
@@ -20,52 +20,18 @@ const exitCodes: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.Token]: 4,
 };
 
-const logFormats: readonly LogFormat[] = ["text", "json"];
-const logLevels: readonly LogLevel[] = ["debug", "info", "warn", "error"];
-
-/**
- * The options of a well-formed `skiff run` command line, read without
- * commander: a running site is the long-lived process, and commander (the one
- * CommonJS package Skiff uses) costs it about 2 MB of RSS on Deno. Anything
- * else, including any mistake or --help, returns undefined and goes to
- * commander, which parses it and reports problems.
- */
-export function plainRunOptions(args: string[]): RunOptions | undefined {
-  if (args[0] !== "run") return undefined;
-  let config: string | undefined;
-  let logFormat: LogFormat = "text";
-  let logLevel: LogLevel = "info";
-  for (let i = 1; i < args.length; i++) {
-    const arg = args[i]!;
-    const eq = arg.startsWith("--") ? arg.indexOf("=") : -1;
-    const name = eq > 0 ? arg.slice(0, eq) : arg;
-    const value = eq > 0 ? arg.slice(eq + 1) : args[++i];
-    if (value === undefined || value === "" || value.startsWith("-")) return undefined;
-    if (name === "-c" || name === "--config") config = value;
-    else if (name === "--log-format" && (logFormats as string[]).includes(value)) logFormat = value as LogFormat;
-    else if (name === "--log-level" && (logLevels as string[]).includes(value)) logLevel = value as LogLevel;
-    else return undefined;
-  }
-  return config === undefined ? undefined : { config, logFormat, logLevel };
-}
-
 export async function main(platform: Platform): Promise<void> {
   let code: number;
   try {
-    const args = platform.args();
-    const run = plainRunOptions(args);
-    code = run !== undefined ? await runCommand(platform, run) : await dispatch(platform, args);
+    code = await dispatch(platform, platform.args());
   } catch (err) {
     code = report(platform, err);
   }
   platform.exit(code);
 }
 
-/** Set once commander is loaded: its parse errors and --help/--version exits. */
-let commanderError: (new (...args: never[]) => Error & { exitCode: number }) | undefined;
-
 function report(platform: Platform, err: unknown): number {
-  if (commanderError !== undefined && err instanceof commanderError) return err.exitCode === 0 ? 0 : 2;
+  if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
   if (err instanceof ConfigError) {
     platform.writeStderr(err.message + "\n");
     return 2;
@@ -79,8 +45,6 @@ function report(platform: Platform, err: unknown): number {
 }
 
 async function dispatch(platform: Platform, args: string[]): Promise<number> {
-  const { Command, CommanderError, Option } = await import("commander");
-  commanderError = CommanderError;
   let result: Promise<number> = Promise.resolve(0);
   const program = new Command("skiff")
     .description("Skiff: a portable application network. Sites linked over WebSockets carry TCP services between places.")
