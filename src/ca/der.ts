@@ -1,7 +1,7 @@
 // A small strict DER reader for the parts of a certificate that decide trust:
 // the outer structure (no trailing bytes), the exact bytes that were signed,
-// the signature algorithm and the ECDSA signature. The other fields are read
-// by certificate.ts, but only after these checks.
+// the signature algorithm and the ECDSA signature. Everything else is parsed
+// by @peculiar/x509, but only after these checks.
 
 export class DerError extends Error {
   constructor(message: string) {

@@ -4,8 +4,8 @@
 
 import { SecurityError } from "../errors.ts";
 import { bufferSource } from "./bytes.ts";
-import { decodePem, encodePem, parseCertificate } from "./certificate.ts";
 import { isP256Spki } from "./der.ts";
+import { x509 } from "./x509.ts";
 
 const subtle = globalThis.crypto.subtle;
 
@@ -55,12 +55,7 @@ export async function exportPublicKeySpki(publicKey: CryptoKey): Promise<Uint8Ar
 export async function loadSiteKey(pkcs8: Uint8Array | string, certificate: Uint8Array | string): Promise<CryptoKeyPair> {
   const privateKey = await importPrivateKey(pkcs8);
   const certDer = typeof certificate === "string" ? pemToDer(certificate, "CERTIFICATE") : certificate;
-  let spki: Uint8Array;
-  try {
-    spki = parseCertificate(certDer).spki;
-  } catch (err) {
-    throw new SecurityError("the certificate could not be parsed as X.509", { cause: err });
-  }
+  const spki = new Uint8Array(new x509.X509Certificate(bufferSource(certDer)).publicKey.rawData);
   const publicKey = await importPublicKey(spki);
   await assertKeyMatchesPublicKey(privateKey, publicKey);
   return { privateKey, publicKey };
@@ -81,21 +76,21 @@ export async function assertKeyMatchesPublicKey(privateKey: CryptoKey, publicKey
 // ---- PEM ----------------------------------------------------------------------
 
 export function derToPem(der: Uint8Array, label: string): string {
-  return encodePem(der, label);
+  return x509.PemConverter.encode(bufferSource(der), label);
 }
 
 /** Decode exactly one PEM block with the given label. */
 export function pemToDer(pem: string, label: string): Uint8Array {
-  let blocks: ReturnType<typeof decodePem>;
+  let blocks: ReturnType<typeof x509.PemConverter.decodeWithHeaders>;
   try {
-    blocks = decodePem(pem);
+    blocks = x509.PemConverter.decodeWithHeaders(pem);
   } catch (err) {
     throw new SecurityError(`not a PEM ${label}`, { cause: err });
   }
   if (blocks.length !== 1) throw new SecurityError(`expected one PEM ${label}, found ${blocks.length} PEM blocks`);
   const block = blocks[0]!;
   if (block.type !== label) throw new SecurityError(`expected a PEM ${label}, found a ${block.type}`);
-  return block.der;
+  return new Uint8Array(block.rawData);
 }
 
 export function privateKeyToPem(pkcs8: Uint8Array): string {

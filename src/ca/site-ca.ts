@@ -3,32 +3,13 @@
 // key ever leaves the site that made it.
 
 import { SecurityError } from "../errors.ts";
-import { commonNameName, commonNameOf, formatName } from "./asn1.ts";
-import { toHex } from "./bytes.ts";
-import {
-  authorityKeyIdExtension,
-  basicConstraintsExtension,
-  type CertificationRequest,
-  encodePem,
-  extendedKeyUsageExtension,
-  findExtension,
-  KeyUsage,
-  keyUsageExtension,
-  oid,
-  parseCertificate,
-  parseCertificationRequest,
-  readBasicConstraints,
-  readSubjectAltNames,
-  signCertificate,
-  signCertificationRequest,
-  subjectAltNameExtension,
-  subjectKeyIdExtension,
-  verifyEcdsaSha256,
-} from "./certificate.ts";
+import { bufferSource, toHex } from "./bytes.ts";
 import { isP256Spki } from "./der.ts";
 import {
   certificateToPem,
   privateKeyToPem,
+  ecdsaP256,
+  ecdsaSha256,
   exportPublicKeySpki,
   generateSiteKey,
   importPublicKey,
@@ -37,6 +18,7 @@ import {
 } from "./keys.ts";
 import { isValidSiteName, quoteName } from "./names.ts";
 import type { TrustAnchor } from "./validate.ts";
+import { x509 } from "./x509.ts";
 
 const minute = 60 * 1000;
 const day = 24 * 60 * minute;
@@ -88,16 +70,6 @@ function randomSerial(): string {
   return toHex(bytes);
 }
 
-/** X.509 times carry whole seconds; the dates reported are the ones in the certificate. */
-function wholeSeconds(ms: number): Date {
-  return new Date(Math.floor(ms / 1000) * 1000);
-}
-
-/** The CA's subject Name, copied byte for byte into the issuer of what it signs. */
-function caSubject(ca: SiteCa): Uint8Array {
-  return parseCertificate(ca.certificateDer).subject;
-}
-
 function checkSiteName(siteName: string): void {
   if (!isValidSiteName(siteName)) {
     throw new SecurityError(
@@ -114,70 +86,57 @@ export async function createSiteCa(
   checkSiteName(siteName);
   const now = options.now ?? Date.now();
   const { keyPair, pkcs8 } = await generateSiteKey();
-  const spki = await exportPublicKeySpki(keyPair.publicKey);
-  const name = commonNameName(`${siteName} site CA`);
-  // Signing needs only the private key; a non-extractable key is enough.
-  const certificateDer = await signCertificate(
-    {
-      serialNumber: randomSerial(),
-      issuer: name,
-      subject: name,
-      notBefore: wholeSeconds(now - backdateMs),
-      notAfter: wholeSeconds(now + (options.validityMs ?? defaultCaValidityMs)),
-      spki,
-      extensions: [
-        basicConstraintsExtension(true, 0),
-        keyUsageExtension(KeyUsage.keyCertSign | KeyUsage.cRLSign),
-        await subjectKeyIdExtension(spki),
-      ],
-    },
-    keyPair.privateKey,
-  );
+  // The generator needs the private key to sign; a non-extractable key is enough.
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: randomSerial(),
+    name: [{ CN: [`${siteName} site CA`] }],
+    notBefore: new Date(now - backdateMs),
+    notAfter: new Date(now + (options.validityMs ?? defaultCaValidityMs)),
+    signingAlgorithm: ecdsaSha256,
+    keys: keyPair,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(keyPair.publicKey),
+    ],
+  });
+  const certificateDer = new Uint8Array(cert.rawData);
   return {
     siteName,
     certificateDer,
     keyPair,
     pkcs8,
-    trust: { publicKeySpki: spki, subject: formatName(name) },
+    trust: { publicKeySpki: await exportPublicKeySpki(keyPair.publicKey), subject: cert.subject },
   };
 }
 
 /** Load a stored CA: its certificate and PKCS#8 key (DER or PEM). */
 export async function loadSiteCa(certificate: Uint8Array | string, pkcs8: Uint8Array | string): Promise<SiteCa> {
   const certificateDer = typeof certificate === "string" ? pemToDer(certificate, "CERTIFICATE") : certificate;
-  let cert: ReturnType<typeof parseCertificate>;
-  let isCa: boolean;
-  let cn: string;
-  try {
-    cert = parseCertificate(certificateDer);
-    const basic = findExtension(cert.extensions, oid.basicConstraints);
-    isCa = basic !== undefined && readBasicConstraints(basic.value).ca;
-    cn = commonNameOf(cert.subject) ?? "";
-  } catch (err) {
-    throw new SecurityError("the stored CA certificate could not be parsed as X.509", { cause: err });
-  }
-  if (!isCa) throw new SecurityError("the stored CA certificate is not a CA certificate");
+  const cert = new x509.X509Certificate(bufferSource(certificateDer));
+  const basic = cert.getExtension(x509.BasicConstraintsExtension);
+  if (!basic?.ca) throw new SecurityError("the stored CA certificate is not a CA certificate");
+  const cn = cert.subjectName.getField("CN")[0] ?? "";
   const siteName = cn.endsWith(" site CA") ? cn.slice(0, -" site CA".length) : cn;
   const keyPair = await loadSiteKey(pkcs8, certificateDer);
   return {
     siteName,
     certificateDer,
     keyPair,
-    trust: { publicKeySpki: cert.spki, subject: formatName(cert.subject) },
+    trust: { publicKeySpki: new Uint8Array(cert.publicKey.rawData), subject: cert.subject },
   };
 }
 
 /** A PKCS#10 CSR for `siteName`, signed by the new key (that signature is the proof of possession). PEM. */
 export async function createCsr(siteName: string, keyPair: CryptoKeyPair): Promise<string> {
   checkSiteName(siteName);
-  const spki = await exportPublicKeySpki(keyPair.publicKey);
-  const der = await signCertificationRequest(
-    commonNameName(siteName),
-    spki,
-    [subjectAltNameExtension([{ type: "dns", value: siteName }])],
-    keyPair.privateKey,
-  );
-  return encodePem(der, "CERTIFICATE REQUEST");
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+    name: [{ CN: [siteName] }],
+    keys: keyPair,
+    signingAlgorithm: ecdsaSha256,
+    extensions: [new x509.SubjectAlternativeNameExtension([{ type: "dns", value: siteName }])],
+  });
+  return csr.toString("pem");
 }
 
 export interface CsrInfo {
@@ -201,18 +160,18 @@ export async function readCsr(csr: string | Uint8Array): Promise<CsrInfo> {
   if (der.byteLength > maxCsrBytes) {
     throw new SecurityError(`the certificate request is ${der.byteLength} bytes; the limit is ${maxCsrBytes}`);
   }
-  let request: CertificationRequest;
+  let request: x509.Pkcs10CertificateRequest;
   try {
-    request = parseCertificationRequest(der);
+    request = new x509.Pkcs10CertificateRequest(bufferSource(der));
   } catch (err) {
     throw new SecurityError("the certificate request could not be parsed", { cause: err });
   }
-  const spki = request.spki;
+  const spki = new Uint8Array(request.publicKey.rawData);
   if (!isP256Spki(spki)) throw new SecurityError("the certificate request's key is not ECDSA P-256");
-  const publicKey = await importPublicKey(spki);
+  await importPublicKey(spki);
   let signed: boolean;
   try {
-    signed = await verifyEcdsaSha256(request.signatureAlgorithm, request.signature, request.info, publicKey);
+    signed = request.signatureAlgorithm.name === "ECDSA" && (await request.verify());
   } catch {
     signed = false;
   }
@@ -221,9 +180,9 @@ export async function readCsr(csr: string | Uint8Array): Promise<CsrInfo> {
   }
   let requestedName: string | undefined;
   try {
-    const san = findExtension(request.extensions, oid.subjectAltName);
-    const names = san ? readSubjectAltNames(san.value) : [];
-    requestedName = names.find((n) => n.type === "dns")?.value ?? commonNameOf(request.subject);
+    const san = request.getExtension("2.5.29.17");
+    const names = san ? new x509.SubjectAlternativeNameExtension(bufferSource(new Uint8Array(san.rawData))).names.items : [];
+    requestedName = names.find((n) => n.type === "dns")?.value ?? request.subjectName.getField("CN")[0];
   } catch (err) {
     throw new SecurityError("the certificate request has a malformed subject alternative name", { cause: err });
   }
@@ -253,39 +212,42 @@ export async function issueFromCsr(
     );
   }
   const now = options.now ?? Date.now();
-  const notBefore = wholeSeconds(now - backdateMs);
-  const notAfter = wholeSeconds(now + validityMs);
+  const notBefore = new Date(now - backdateMs);
+  const notAfter = new Date(now + validityMs);
   const usage = options.usage ?? "both";
   const ekus: string[] = [];
-  if (usage !== "dialer") ekus.push(oid.serverAuth);
-  if (usage !== "acceptor") ekus.push(oid.clientAuth);
-  const serialNumber = randomSerial();
-  const certificateDer = await signCertificate(
-    {
-      serialNumber,
-      issuer: caSubject(ca),
-      subject: commonNameName(options.siteName),
-      notBefore,
-      notAfter,
-      spki: info.publicKeySpki,
-      extensions: [
-        basicConstraintsExtension(false),
-        keyUsageExtension(KeyUsage.digitalSignature),
-        extendedKeyUsageExtension(ekus),
-        subjectAltNameExtension([{ type: "dns", value: options.siteName }]),
-        await authorityKeyIdExtension(ca.trust.publicKeySpki),
-        await subjectKeyIdExtension(info.publicKeySpki),
-      ],
-    },
-    ca.keyPair.privateKey,
-  );
+  if (usage !== "dialer") ekus.push(x509.ExtendedKeyUsage.serverAuth);
+  if (usage !== "acceptor") ekus.push(x509.ExtendedKeyUsage.clientAuth);
+  const caCert = new x509.X509Certificate(bufferSource(ca.certificateDer));
+  const publicKey = await globalThis.crypto.subtle.importKey("spki", bufferSource(info.publicKeySpki), ecdsaP256, true, [
+    "verify",
+  ]);
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: randomSerial(),
+    subject: [{ CN: [options.siteName] }],
+    issuer: caCert.subjectName,
+    notBefore,
+    notAfter,
+    signingAlgorithm: ecdsaSha256,
+    publicKey,
+    signingKey: ca.keyPair.privateKey,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension(ekus, false),
+      new x509.SubjectAlternativeNameExtension([{ type: "dns", value: options.siteName }], false),
+      await x509.AuthorityKeyIdentifierExtension.create(ca.keyPair.publicKey),
+      await x509.SubjectKeyIdentifierExtension.create(publicKey),
+    ],
+  });
+  const certificateDer = new Uint8Array(cert.rawData);
   return {
     certificateDer,
     certificatePem: certificateToPem(certificateDer),
     siteName: options.siteName,
-    serialNumber,
-    notBefore,
-    notAfter,
+    serialNumber: cert.serialNumber.toLowerCase(),
+    notBefore: cert.notBefore,
+    notAfter: cert.notAfter,
   };
 }
 
@@ -314,28 +276,27 @@ export async function issueTlsServerCertificate(
 ): Promise<{ certificatePem: string; privateKeyPem: string; notAfter: Date }> {
   const now = options.now ?? Date.now();
   const { keyPair, pkcs8 } = await generateSiteKey();
+  const caCert = new x509.X509Certificate(bufferSource(ca.certificateDer));
   const names = [
     ...options.dnsNames.map((value) => ({ type: "dns" as const, value })),
     ...options.ipAddresses.map((value) => ({ type: "ip" as const, value })),
   ];
-  const notAfter = wholeSeconds(now + options.validityMs);
-  const certificateDer = await signCertificate(
-    {
-      serialNumber: randomSerial(),
-      issuer: caSubject(ca),
-      subject: commonNameName(options.dnsNames[0] ?? options.ipAddresses[0] ?? ca.siteName),
-      notBefore: wholeSeconds(now - backdateMs),
-      notAfter,
-      spki: await exportPublicKeySpki(keyPair.publicKey),
-      extensions: [
-        basicConstraintsExtension(false),
-        keyUsageExtension(KeyUsage.digitalSignature),
-        extendedKeyUsageExtension([oid.serverAuth]),
-        subjectAltNameExtension(names),
-        await authorityKeyIdExtension(ca.trust.publicKeySpki),
-      ],
-    },
-    ca.keyPair.privateKey,
-  );
-  return { certificatePem: certificateToPem(certificateDer), privateKeyPem: privateKeyToPem(pkcs8), notAfter };
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: randomSerial(),
+    subject: [{ CN: [options.dnsNames[0] ?? options.ipAddresses[0] ?? ca.siteName] }],
+    issuer: caCert.subjectName,
+    notBefore: new Date(now - backdateMs),
+    notAfter: new Date(now + options.validityMs),
+    signingAlgorithm: ecdsaSha256,
+    publicKey: keyPair.publicKey,
+    signingKey: ca.keyPair.privateKey,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
+      new x509.SubjectAlternativeNameExtension(names, false),
+      await x509.AuthorityKeyIdentifierExtension.create(ca.keyPair.publicKey),
+    ],
+  });
+  return { certificatePem: certificateToPem(new Uint8Array(cert.rawData)), privateKeyPem: privateKeyToPem(pkcs8), notAfter: cert.notAfter };
 }

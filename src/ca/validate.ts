@@ -1,27 +1,13 @@
 // Strict, hand-written validation of a peer's certificate against the pinned
-// site CA key: one level, no chain building (a general chain builder would
-// accept rogue-CA leaves and ignore dates). Errors say what is wrong in words a
-// person can act on.
+// site CA key: one level, no chain building (X509ChainBuilder accepts rogue-CA
+// leaves and ignores dates). Errors say what is wrong in words a person can act on.
 
 import { SecurityError } from "../errors.ts";
 import { bufferSource, toHex } from "./bytes.ts";
-import { commonNameOf, formatName } from "./asn1.ts";
-import {
-  type Certificate,
-  describeKey,
-  findExtension,
-  KeyUsage,
-  oid,
-  parseCertificate,
-  readBasicConstraints,
-  readExtendedKeyUsage,
-  readKeyUsage,
-  readSubjectAltNames,
-  verifyEcdsaSha256,
-} from "./certificate.ts";
 import { DerError, bytesEqual, ecdsaDerToP1363, ecdsaWithSha256, isP256Spki, splitCertificate } from "./der.ts";
-import { ecdsaP256, ecdsaSha256, pemToCertificate } from "./keys.ts";
+import { ecdsaP256, ecdsaSha256 } from "./keys.ts";
 import { isValidSiteName, quoteName } from "./names.ts";
+import { x509 } from "./x509.ts";
 
 const subtle = globalThis.crypto.subtle;
 
@@ -91,6 +77,16 @@ export const defaultSkewMs = 5 * 60 * 1000;
 export const defaultMaxLifetimeMs = 31 * 24 * 60 * 60 * 1000;
 export const maxCertificateBytes = 4096;
 
+const oid = {
+  basicConstraints: "2.5.29.19",
+  keyUsage: "2.5.29.15",
+  extKeyUsage: "2.5.29.37",
+  subjectAltName: "2.5.29.17",
+  subjectKeyId: "2.5.29.14",
+  authorityKeyId: "2.5.29.35",
+  serverAuth: "1.3.6.1.5.5.7.3.1",
+  clientAuth: "1.3.6.1.5.5.7.3.2",
+} as const;
 const knownExtensions = new Set<string>([
   oid.basicConstraints,
   oid.keyUsage,
@@ -113,30 +109,29 @@ function describeDuration(ms: number): string {
   return `${Math.round(ms / 86400000)} days`;
 }
 
-function parse(der: Uint8Array): Certificate & { issuerText: string } {
+function parse(der: Uint8Array): x509.X509Certificate {
   try {
-    const cert = parseCertificate(der);
-    return { ...cert, issuerText: formatName(cert.issuer) };
+    return new x509.X509Certificate(bufferSource(der));
   } catch (err) {
     throw new CertificateError("malformed", "the peer's certificate could not be parsed as X.509", { cause: err });
   }
 }
 
-/** The subject alternative names; undefined when the extension is malformed. */
-function sanNames(cert: Certificate): { type: string; value: string }[] | undefined {
+/** The SAN dNSName if there is exactly one usable, else undefined (for messages before the name check). */
+function sanNames(cert: x509.X509Certificate): { type: string; value: string }[] | undefined {
   try {
-    const san = findExtension(cert.extensions, oid.subjectAltName);
-    return san ? readSubjectAltNames(san.value) : [];
+    const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
+    return san ? san.names.items.map((n) => ({ type: n.type, value: n.value })) : [];
   } catch {
     return undefined;
   }
 }
 
-function displayName(cert: Certificate): string {
+function displayName(cert: x509.X509Certificate): string {
   const dns = sanNames(cert)?.find((n) => n.type === "dns")?.value;
   if (dns !== undefined) return `certificate for ${quoteName(dns)}`;
   try {
-    const cn = commonNameOf(cert.subject);
+    const cn = cert.subjectName.getField("CN")[0];
     if (cn) return `certificate for ${quoteName(cn)}`;
   } catch {
     // fall through
@@ -198,32 +193,29 @@ export async function validatePeerCertificate(der: Uint8Array, options: Validati
       `${what} was not issued by this site's CA (rogue or wrong CA): its signature does not verify with the pinned CA key`,
     );
   }
-  if (options.trust.subject !== undefined && cert.issuerText !== options.trust.subject) {
+  if (options.trust.subject !== undefined && cert.issuer !== options.trust.subject) {
     throw new CertificateError(
       "untrusted",
-      `${what} names its issuer ${quoteName(cert.issuerText)}, not this site's CA ${quoteName(options.trust.subject)}`,
+      `${what} names its issuer ${quoteName(cert.issuer)}, not this site's CA ${quoteName(options.trust.subject)}`,
     );
   }
 
   // 3. Extensions.
   const seen = new Set<string>();
   for (const ext of cert.extensions) {
-    if (seen.has(ext.oid)) throw new CertificateError("malformed", `${what} repeats extension ${ext.oid}`);
-    seen.add(ext.oid);
-    if (ext.critical && !knownExtensions.has(ext.oid)) {
-      throw new CertificateError("malformed", `${what} has an unknown critical extension ${ext.oid}`);
+    if (seen.has(ext.type)) throw new CertificateError("malformed", `${what} repeats extension ${ext.type}`);
+    seen.add(ext.type);
+    if (ext.critical && !knownExtensions.has(ext.type)) {
+      throw new CertificateError("malformed", `${what} has an unknown critical extension ${ext.type}`);
     }
   }
-  let basic: { ca: boolean } | undefined;
-  let keyUsage: { critical: boolean; usages: number } | undefined;
-  let extKeyUsage: { usages: string[] } | undefined;
+  let basic: x509.BasicConstraintsExtension | null;
+  let keyUsage: x509.KeyUsagesExtension | null;
+  let extKeyUsage: x509.ExtendedKeyUsageExtension | null;
   try {
-    const b = findExtension(cert.extensions, oid.basicConstraints);
-    const k = findExtension(cert.extensions, oid.keyUsage);
-    const e = findExtension(cert.extensions, oid.extKeyUsage);
-    basic = b && readBasicConstraints(b.value);
-    keyUsage = k && { critical: k.critical, usages: readKeyUsage(k.value) };
-    extKeyUsage = e && { usages: readExtendedKeyUsage(e.value) };
+    basic = cert.getExtension(x509.BasicConstraintsExtension);
+    keyUsage = cert.getExtension(x509.KeyUsagesExtension);
+    extKeyUsage = cert.getExtension(x509.ExtendedKeyUsageExtension);
   } catch (err) {
     throw new CertificateError("malformed", `${what} has a malformed extension`, { cause: err });
   }
@@ -233,22 +225,23 @@ export async function validatePeerCertificate(der: Uint8Array, options: Validati
   if (!keyUsage || !keyUsage.critical) {
     throw new CertificateError("key-usage", `${what} has no critical key usage extension`);
   }
-  if (!(keyUsage.usages & KeyUsage.digitalSignature)) {
+  if (!(keyUsage.usages & x509.KeyUsageFlags.digitalSignature)) {
     throw new CertificateError("key-usage", `${what} lacks the digitalSignature key usage, so it cannot sign a handshake`);
   }
-  if (keyUsage.usages & (KeyUsage.keyCertSign | KeyUsage.cRLSign)) {
+  if (keyUsage.usages & (x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign)) {
     throw new CertificateError("key-usage", `${what} carries CA key usages (keyCertSign or cRLSign)`);
   }
   const needed = options.usedBy === "dialer" ? oid.clientAuth : oid.serverAuth;
-  if (!extKeyUsage || !extKeyUsage.usages.includes(needed)) {
+  if (!extKeyUsage || !extKeyUsage.usages.map(String).includes(needed)) {
     const purpose = options.usedBy === "dialer" ? "clientAuth (to dial a link)" : "serverAuth (to accept links)";
     throw new CertificateError("extended-key-usage", `${what} is not allowed for ${purpose}: its extended key usage lacks it`);
   }
 
   // 4. Key type.
-  const spki = cert.spki;
+  const spki = new Uint8Array(cert.publicKey.rawData);
   if (!isP256Spki(spki)) {
-    const kind = describeKey(spki);
+    const alg = cert.publicKey.algorithm as { name?: string; namedCurve?: string };
+    const kind = [alg.name, alg.namedCurve].filter(Boolean).join(" ") || "an unknown";
     throw new CertificateError("key-type", `${what} has ${kind} key; SL1 accepts only ECDSA P-256`);
   }
   let publicKey: CryptoKey;
@@ -309,7 +302,7 @@ export async function validatePeerCertificate(der: Uint8Array, options: Validati
     der,
     notBefore,
     notAfter,
-    serialNumber: cert.serialNumber,
+    serialNumber: cert.serialNumber.toLowerCase(),
     spkiSha256: toHex(new Uint8Array(await subtle.digest("SHA-256", bufferSource(spki)))),
     publicKey,
   };
@@ -331,28 +324,21 @@ async function importTrustKey(trust: TrustAnchor): Promise<CryptoKey> {
  * token. Checks it is a self-signed P-256 CA that may sign certificates.
  */
 export async function trustAnchorFromCaCertificate(certificate: Uint8Array | string): Promise<TrustAnchor> {
-  let cert: Certificate;
-  let isCa: boolean;
-  let usages: number | undefined;
-  let subject: string;
+  let cert: x509.X509Certificate;
   try {
-    cert = parseCertificate(typeof certificate === "string" ? pemToCertificate(certificate) : certificate);
-    const basic = findExtension(cert.extensions, oid.basicConstraints);
-    const usage = findExtension(cert.extensions, oid.keyUsage);
-    isCa = basic !== undefined && readBasicConstraints(basic.value).ca;
-    usages = usage && readKeyUsage(usage.value);
-    subject = formatName(cert.subject);
+    cert = new x509.X509Certificate(typeof certificate === "string" ? certificate : bufferSource(certificate));
   } catch (err) {
     throw new SecurityError("the CA certificate could not be parsed", { cause: err });
   }
-  const spki = cert.spki;
+  const spki = new Uint8Array(cert.publicKey.rawData);
   if (!isP256Spki(spki)) throw new SecurityError("the CA certificate's key is not ECDSA P-256");
-  if (!isCa || usages === undefined || !(usages & KeyUsage.keyCertSign)) {
+  const basic = cert.getExtension(x509.BasicConstraintsExtension);
+  const usage = cert.getExtension(x509.KeyUsagesExtension);
+  if (!basic?.ca || !usage || !(usage.usages & x509.KeyUsageFlags.keyCertSign)) {
     throw new SecurityError("the CA certificate is not a CA (basicConstraints cA and keyCertSign are required)");
   }
-  const publicKey = await importTrustKey({ publicKeySpki: spki });
-  if (!(await verifyEcdsaSha256(cert.signatureAlgorithm, cert.signature, cert.tbs, publicKey))) {
+  if (!(await cert.verify({ publicKey: cert.publicKey, signatureOnly: true }))) {
     throw new SecurityError("the CA certificate is not self-signed by its own key");
   }
-  return { publicKeySpki: spki, subject };
+  return { publicKeySpki: spki, subject: cert.subject };
 }

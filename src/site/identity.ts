@@ -6,7 +6,7 @@
 import { createCsr, createSiteCa, issueFromCsr, issueSiteIdentity, loadSiteCa, type IssuedCertificate, type SiteCa } from "../ca/site-ca.ts";
 import { certificateToPem, generateSiteKey, loadSiteKey, pemToCertificate, privateKeyToPem } from "../ca/keys.ts";
 import { trustAnchorFromCaCertificate, type TrustAnchor } from "../ca/validate.ts";
-import { parseCertificate } from "../ca/certificate.ts";
+import { x509 } from "../ca/x509.ts";
 import { errorMessage, SecurityError } from "../errors.ts";
 import type { HandshakeIdentity } from "../link/handshake.ts";
 import type { Platform } from "../platform/types.ts";
@@ -116,8 +116,7 @@ export class SiteIdentity {
     const certificate = pemToCertificate(link.certificatePem);
     const keyPair = await loadSiteKey(link.privateKeyPem, certificate);
     const trust = await trustAnchorFromCaCertificate(link.caPem);
-    // loadSiteKey has parsed this certificate already, so it is well-formed.
-    const { notBefore, notAfter } = parseCertificate(certificate);
+    const { notBefore, notAfter } = new x509.X509Certificate(certificate.slice().buffer);
     return { identity: { certificate, privateKey: keyPair.privateKey }, trust, notBefore, notAfter };
   }
 
