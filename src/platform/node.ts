@@ -6,7 +6,6 @@ import https from "node:https";
 import { rootCertificates } from "node:tls";
 import process from "node:process";
 import type { Duplex } from "node:stream";
-import v8 from "node:v8";
 import { getRequestListener } from "@hono/node-server";
 import WebSocket, { WebSocketServer } from "ws";
 import type {
@@ -199,14 +198,6 @@ function connectWebSocket(url: string, options: ConnectWebSocketOptions): Promis
   });
 }
 
-/**
- * V8 doubles the young generation (up to 2 x 16 MiB here) whenever much of it
- * survives a scavenge, which is what loading modules and starting a site look
- * like; the pages it then holds stay resident in an idle site (about 10 MB of
- * its RSS). Skiff's data path keeps few objects alive per chunk, so the
- * initial size serves it as well. Set once, before the rest of Skiff is loaded.
- */
-v8.setFlagsFromString("--semi-space-growth-factor=1");
 
 export function createNodePlatform(): Platform {
   return {
