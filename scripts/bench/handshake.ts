@@ -8,6 +8,7 @@ import { createCsr, createSiteCa, issueFromCsr, issueSiteIdentity } from "../../
 import { WebSocketPipe } from "../../src/link/channel.ts";
 import { establishSecureChannel } from "../../src/link/secure-channel.ts";
 import { loadPlatform } from "../../src/platform/detect.ts";
+import { defaultRecordAead } from "../../src/platform/aead.ts";
 
 const platform = await loadPlatform();
 const count = Number(platform.args()[0] ?? 40);
@@ -71,7 +72,7 @@ platform.writeStdout(
   JSON.stringify({
     runtime: platform.runtime,
     version: platform.version,
-    aead: platform.aead.name,
+    aead: (await defaultRecordAead()).name,
     count,
     totalMs: total,
     sl1Ms: sl1,
