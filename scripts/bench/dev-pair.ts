@@ -4,7 +4,7 @@
 //   node bin/run-ts.mjs scripts/bench/dev-pair.ts --runtime node --size-mib 1024 [--hops 1|2]
 
 import { parseArgs } from "node:util";
-import { bundleForNode, GiB, MiB, type Runtime, startChain } from "./lib.ts";
+import { bundleForNode, GiB, MiB, type Runtime, retry, startChain } from "./lib.ts";
 import { bulk, connectionRate, cpuSeconds, cpuSecondsByThread, minorFaults } from "./load.ts";
 import { spawn } from "node:child_process";
 import path from "node:path";
@@ -39,16 +39,7 @@ const conns = Number(values.connections);
 const chain = await startChain({
   nodeBundle: values["node-bundle"] ? bundleForNode() : undefined, prefix: "dev-", runtimes: chainRuntimes, listeners: ["bulk"], connectors: { [hops]: { bulk: conns > 0 ? echo : sink } }, env, flags: values.flags ? values.flags.split(" ") : [], siteSpec: values.spec ? `  ${values.spec}` : undefined });
 try {
-  for (let i = 0; ; i++) {
-    try {
-      if (conns > 0) await connectionRate(chain.ports.bulk!, 10, 1);
-      else await bulk(chain.ports.bulk!, 1024);
-      break;
-    } catch (err) {
-      if (i > 100) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  await retry<unknown>(() => (conns > 0 ? connectionRate(chain.ports.bulk!, 10, 1) : bulk(chain.ports.bulk!, 1024)));
   const size = Number(values["size-mib"]) * MiB;
   for (let r = 0; r < Number(values.runs); r++) {
     // Sites left idle between runs, as between the bench's interleaved measurements.

@@ -8,24 +8,14 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { issueToken } from "../lib/token.ts";
+import { runtimeCommand, type RuntimeName } from "../../test/helpers/runtimes.ts";
 import { bulk } from "./load.ts";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const MiB = 1024 * 1024;
 export const GiB = 1024 * MiB;
-export type Runtime = "node" | "deno" | "bun";
-
-export function runtimeCommand(runtime: Runtime): string[] {
-  const bin = (name: string) => path.join(ROOT, "node_modules", ".bin", name);
-  switch (runtime) {
-    case "node":
-      return [process.execPath, "--import", "tsx"];
-    case "deno":
-      return [bin("deno"), "run", "-A"];
-    case "bun":
-      return [bin("bun")];
-  }
-}
+export type Runtime = RuntimeName;
+export { runtimeCommand };
 
 /** A TCP server that counts what it receives and, at the client's FIN, answers with the count. */
 export async function startSink(): Promise<{ port: number; close(): void }> {
@@ -100,41 +90,23 @@ export function resource(kind: string, name: string, spec: string): string {
   return `apiVersion: skupper.io/v2alpha1\nkind: ${kind}\nmetadata:\n  name: ${name}\nspec:\n${spec}\n`;
 }
 
-/** Two sites on one runtime: west has a listener, east a connector to `targetPort`. Returns the listener port. */
+/** Two sites on one runtime: site 0 has a listener, site 1 a connector to `targetPort`. Resolves once traffic flows. */
 export async function startPair(runtime: Runtime, targetPort: number): Promise<{ port: number; sites: BenchSite[] }> {
-  const east = new BenchSite({
-    name: "east",
-    runtime,
-    yaml: [
-      resource("Site", "east", "  {}"),
-      resource("RouterAccess", "east-access", "  bindHost: 127.0.0.1\n  roles:\n    - name: inter-router\n      port: 0"),
-      resource("Connector", "bulk", `  routingKey: bulk\n  host: 127.0.0.1\n  port: ${targetPort}`),
-    ].join("---\n"),
-  });
-  await east.waitFor(/site east is running/);
-  const token = await issueToken(path.join(east.dir, ".skiff", "east"), "to-east");
-  const west = new BenchSite({
-    name: "west",
-    runtime,
-    yaml: [
-      resource("Site", "west", "  {}"),
-      resource("Listener", "bulk", "  routingKey: bulk\n  host: 127.0.0.1\n  port: 0"),
-      token,
-    ].join("---\n"),
-  });
-  const port = Number((await west.waitFor(/listener bulk for \S+ is listening on [\d.]+:(\d+)/))[1]);
-  await west.waitFor(/link to-east is up/);
-  // The route is known once east's advert has arrived; a tiny transfer proves it.
+  const chain = await startChain({ prefix: "pair-", runtimes: [runtime, runtime], listeners: ["bulk"], connectors: { 1: { bulk: targetPort } } });
+  await retry(() => bulk(chain.ports.bulk!, 1024));
+  return { port: chain.ports.bulk!, sites: chain.sites };
+}
+
+/** Run `work` until it succeeds, 100 ms apart: a listener's route is known only once the far site's advert has arrived. */
+export async function retry<T>(work: () => Promise<T>, attempts = 100): Promise<T> {
   for (let i = 0; ; i++) {
     try {
-      await bulk(port, 1024);
-      break;
+      return await work();
     } catch (err) {
-      if (i > 100) throw err;
+      if (i >= attempts) throw err;
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  return { port, sites: [east, west] };
 }
 
 export function median(values: number[]): number {

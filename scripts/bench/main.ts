@@ -12,7 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-import { bundleForNode, GiB, MiB, median, ROOT, type Runtime, runtimeCommand, startChain, type Chain } from "./lib.ts";
+import { bundleForNode, GiB, MiB, median, retry, ROOT, type Runtime, runtimeCommand, startChain, type Chain } from "./lib.ts";
 import { bulk, connectionRate, cores, cpuSeconds, openIdle, pingPong, quietGate, rss, withForeign } from "./load.ts";
 import { findStunnel, startStunnel, type StunnelPair, stunnelInstallHint, stunnelVersion } from "./stunnel.ts";
 
@@ -212,17 +212,6 @@ async function startTrios(servers: Servers): Promise<Trio[]> {
     trios.push({ label: plan.label, runtimes: plan.runtimes, chain });
   }
   return trios;
-}
-
-async function retry<T>(work: () => Promise<T>, attempts = 100): Promise<T> {
-  for (let i = 0; ; i++) {
-    try {
-      return await work();
-    } catch (err) {
-      if (i >= attempts) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
 }
 
 function trioName(t: Trio, hops: 1 | 2): string {

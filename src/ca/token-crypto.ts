@@ -2,6 +2,7 @@
 // granting site stores instead of the code, constant-time comparison, and the
 // proof of the code that a redeeming site sends, bound to its CSR and grant.
 
+import { concatBytes } from "../core/bytes.ts";
 import { SecurityError } from "../errors.ts";
 import { bufferSource, fromBase64Url, toBase64Url } from "./bytes.ts";
 
@@ -44,18 +45,9 @@ async function hmac(key: Uint8Array, data: Uint8Array): Promise<Uint8Array> {
   return new Uint8Array(await subtle.sign("HMAC", k, bufferSource(data)));
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.byteLength;
-  }
-  return out;
-}
 
 function lengthPrefixed(bytes: Uint8Array): Uint8Array {
-  return concat(Uint8Array.of(bytes.byteLength >>> 8, bytes.byteLength & 0xff), bytes);
+  return concatBytes(Uint8Array.of(bytes.byteLength >>> 8, bytes.byteLength & 0xff), bytes);
 }
 
 /**
@@ -77,7 +69,7 @@ export interface RedeemBinding {
 
 async function proofInput(binding: RedeemBinding): Promise<Uint8Array> {
   const csrHash = new Uint8Array(await subtle.digest("SHA-256", bufferSource(binding.csrDer)));
-  return concat(
+  return concatBytes(
     encoder.encode("skiff redeem proof v1\0"),
     lengthPrefixed(encoder.encode(binding.grantId)),
     lengthPrefixed(csrHash),
@@ -87,7 +79,7 @@ async function proofInput(binding: RedeemBinding): Promise<Uint8Array> {
 
 async function proofKey(codeKey: Uint8Array): Promise<CryptoKey> {
   // HKDF-Expand(codeKey, "skiff redeem", 32): one HMAC block.
-  const raw = await hmac(codeKey, concat(encoder.encode("skiff redeem"), Uint8Array.of(1)));
+  const raw = await hmac(codeKey, concatBytes(encoder.encode("skiff redeem"), Uint8Array.of(1)));
   return subtle.importKey("raw", bufferSource(raw), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
 }
 

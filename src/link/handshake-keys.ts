@@ -2,6 +2,8 @@
 // Skiff's own label prefix so SL1 keys can never equal TLS keys. HKDF is built
 // on HMAC because WebCrypto's HKDF cannot expand a given pseudorandom key.
 
+import { concatBytes } from "../core/bytes.ts";
+
 const subtle = globalThis.crypto.subtle;
 const encoder = new TextEncoder();
 
@@ -19,17 +21,6 @@ export function bufferSource(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   return bytes as Uint8Array<ArrayBuffer>;
 }
 
-export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const part of parts) length += part.byteLength;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.byteLength;
-  }
-  return out;
-}
 
 export async function sha256(data: Uint8Array): Promise<Uint8Array> {
   return new Uint8Array(await subtle.digest("SHA-256", bufferSource(data)));

@@ -3,6 +3,7 @@
 // messages, send what it returns; when it is done it hands over the traffic
 // secrets for the record layer and the peer's validated certificate.
 
+import { concatBytes } from "../core/bytes.ts";
 import { ClosedError, ProtocolError, SecurityError, SkiffError } from "../errors.ts";
 import {
   AlertCode,
@@ -31,7 +32,6 @@ import { CertificateError, validatePeerCertificate, type PeerCertificate, type T
 import {
   bufferSource,
   computeFinished,
-  concatBytes,
   deriveApplicationSecrets,
   deriveHandshakeSecrets,
   deriveTrafficKey,

@@ -2,12 +2,12 @@
 // attack and malformed input from the link security design's negative tests
 // that applies to the handshake. A failing side must never report a link.
 
+import { concatBytes } from "../../../src/core/bytes.ts";
 import { describe, expect, it } from "vitest";
 import { ClosedError, ProtocolError, SecurityError, SkiffError } from "../../../src/errors.ts";
 import { createHandshake, certificateVerifyContent, type HandshakeOptions } from "../../../src/link/handshake.ts";
 import {
   computeFinished,
-  concatBytes,
   deriveHandshakeSecrets,
   deriveTrafficKey,
   sha256,
