@@ -348,6 +348,14 @@ export class RecordSealer {
     }
   }
 
+  /**
+   * Hand back a record from this sealer once the socket has written it, so the
+   * cipher can reuse its buffer (AeadKey.recycle). At most once per record.
+   */
+  recycle(record: Uint8Array): void {
+    this.#epoch.ready?.aead.recycle?.(record);
+  }
+
   /** Checks and the sequence rule: the number is taken here, synchronously, before any await. */
   #take(type: ContentType, plaintext: Uint8Array): { epoch: Epoch; seq: number } {
     if (this.#failure) throw this.#failure;

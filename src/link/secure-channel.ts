@@ -128,9 +128,10 @@ export class SecureChannel implements MessageChannel {
     this.#conn = conn;
     this.#early = early;
     this.#opener = new RecordOpener(result.secrets.receive, { aead });
+    const sealer = new RecordSealer(result.secrets.send, { aead });
     this.#writer = new RecordWriter({
-      sealer: new RecordSealer(result.secrets.send, { aead }),
-      emit: (record) => conn.send(record),
+      sealer,
+      emit: (record) => conn.send(record, () => sealer.recycle(record)),
     });
   }
 

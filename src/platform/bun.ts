@@ -86,13 +86,16 @@ class BunWebSocketConn implements WebSocketConn {
     this.drain = new DrainWaiters(() => ws.getBufferedAmount(), true);
   }
 
-  send(data: Uint8Array): void {
+  send(data: Uint8Array, written?: () => void): void {
     if (this.#closing || this.#closed) return;
     // 0 means dropped, except for an empty message, where it is the 0 bytes sent.
     if (this.#ws.send(data) === 0 && (data.byteLength > 0 || this.#ws.getBufferedAmount() >= BACKPRESSURE_LIMIT)) {
       // Dropped: the stream of messages now has a hole, so the socket cannot go on.
       this.close(1011, "send buffer overflow: message dropped");
+      return;
     }
+    // Bun writes what the socket takes and copies the rest into its own queue.
+    written?.();
   }
 
   get bufferedAmount(): number {

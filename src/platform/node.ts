@@ -23,6 +23,7 @@ import { processOps } from "./process-node.ts";
 import { dialTcp, listenTcp } from "./tcp-node.ts";
 import { nodeHttpRequest } from "./http-request.ts";
 import { NodeWebSocketConn } from "./ws-node.ts";
+import { tuneHeapGrowth } from "./v8-heap-node.ts";
 
 
 /** The Request an upgrade callback sees, built from Node's IncomingMessage. */
@@ -200,6 +201,8 @@ function connectWebSocket(url: string, options: ConnectWebSocketOptions): Promis
 
 
 export function createNodePlatform(): Platform {
+  // Bulk transfers otherwise push V8 into back-to-back full collections (v8-heap-node.ts).
+  tuneHeapGrowth();
   return {
     runtime: "node",
     version: process.versions.node,

@@ -83,9 +83,12 @@ export interface WebSocketConn {
   /**
    * Queue one binary message. Never drops while open: callers bound what they queue
    * using `bufferedAmount`; a runtime that would drop one closes the socket (1011) instead.
-   * After close() or `close` it does nothing. `data` must not be changed afterwards.
+   * After close() or `close` it does nothing. `data` must not be changed afterwards,
+   * until `written` is called: once the connection no longer reads `data` (the
+   * kernel has it, or the runtime has copied it). A runtime that cannot tell, or a
+   * socket that closes first, never calls it.
    */
-  send(data: Uint8Array): void;
+  send(data: Uint8Array, written?: () => void): void;
   /** Bytes queued by send() and not yet handed to the kernel (an estimate on some runtimes). */
   readonly bufferedAmount: number;
   /** Resolves once `bufferedAmount <= threshold`, or when the socket closes. */
@@ -184,6 +187,12 @@ export interface AeadKey {
   seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, prefix: number): Uint8Array | Promise<Uint8Array>;
   /** Decrypt ciphertext || tag. Throws (or rejects) when authentication fails. */
   open(nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array | Promise<Uint8Array>;
+  /**
+   * Optional: take back a result of seal(), by any key of the same RecordAead,
+   * once nothing reads it any more, so that a later seal() can reuse its buffer.
+   * Call it at most once per result; results it did not pool are ignored.
+   */
+  recycle?(sealed: Uint8Array): void;
 }
 
 export interface Platform {

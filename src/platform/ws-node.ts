@@ -64,10 +64,11 @@ export class NodeWebSocketConn implements WebSocketConn {
     this.#handlers.open(this);
   }
 
-  send(data: Uint8Array): void {
+  send(data: Uint8Array, written?: () => void): void {
     if (this.#ws.readyState !== OPEN) return;
     // A client masks into a new buffer (ws treats non-owned data as read-only), so `data` is not changed.
-    this.#ws.send(data, { binary: true });
+    // ws calls back once the socket has written the frame, or with an error when it never will.
+    this.#ws.send(data, { binary: true }, written === undefined ? undefined : (err) => err === undefined || err === null ? written() : undefined);
   }
 
   get bufferedAmount(): number {

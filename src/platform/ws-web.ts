@@ -76,9 +76,12 @@ export class WebWebSocketConn implements WebSocketConn {
     };
   }
 
-  send(data: Uint8Array): void {
+  send(data: Uint8Array, written?: () => void): void {
     if (this.#ws.readyState !== OPEN || this.#localClose !== undefined) return;
+    // Deno's and Bun's send() copy the bytes before returning (test/platform/contract.ts
+    // reuses the buffer at once and checks what arrives).
     this.#ws.send(data as Uint8Array<ArrayBuffer>);
+    written?.();
   }
 
   get bufferedAmount(): number {

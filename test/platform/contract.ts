@@ -656,6 +656,79 @@ export const checks: Record<string, Check> = {
     }
   },
 
+  async "WebSocket: once send() reports a buffer written, reusing it changes nothing the peer receives"(p) {
+    const count = 48;
+    const size = 256 * 1024;
+    const expected = Array.from({ length: count }, (_, i) => checksumOf(pattern(size, i)).value);
+    /** Sends message i from a buffer that is overwritten and reused as soon as `written` is called. */
+    const sendReusing = async (ws: WebSocketConn) => {
+      const free: Uint8Array[] = [];
+      let written = 0;
+      let allocated = 0;
+      for (let i = 0; i < count; i++) {
+        const buffer = free.pop() ?? (allocated++, new Uint8Array(size));
+        buffer.set(pattern(size, i));
+        ws.send(buffer, () => {
+          written++;
+          buffer.fill(0xee);
+          free.push(buffer);
+        });
+        if (ws.bufferedAmount > 2 * MiB) await ws.waitForDrain(MiB);
+      }
+      await within(
+        (async () => {
+          while (written < count) await sleep(5);
+        })(),
+        10_000,
+        `written callbacks (${written} of ${count})`,
+      );
+      return allocated;
+    };
+    /** Checks each message against its pattern. */
+    const checker = () => {
+      let received = 0;
+      let firstBad = -1;
+      const done = deferred();
+      return {
+        message(data: Uint8Array) {
+          if (firstBad < 0 && checksumOf(data).value !== expected[received]) firstBad = received;
+          if (++received === count) done.resolve();
+        },
+        async verify(what: string) {
+          await within(done.promise, 20_000, `${count} messages ${what} (got ${received})`);
+          expectEqual(firstBad, -1, `first message ${what} changed after its buffer was reused`);
+        },
+      };
+    };
+    const atServer = checker();
+    const serverSent = deferred<number>();
+    const server = await wsServer(p, () => ({
+      open(ws) {
+        void sendReusing(ws).then(serverSent.resolve, serverSent.reject);
+      },
+      message: (data) => atServer.message(data),
+      close() {},
+    }), { maxMessageBytes: 2 * MiB });
+    try {
+      const atClient = checker();
+      const probe = new WsProbe();
+      probe.keep = false;
+      probe.onMessage = (data) => atClient.message(data);
+      const conn = await p.connectWebSocket(`ws://${HOST}:${server.port}/`, { handlers: probe, timeoutMs: 5000 });
+      const clientAllocated = await sendReusing(conn);
+      await atServer.verify("client to server");
+      await atClient.verify("server to client");
+      // Reuse happened: fewer buffers than messages on both ends.
+      if (clientAllocated >= count) fail(`the client allocated ${clientAllocated} buffers for ${count} messages`);
+      const serverAllocated = await within(serverSent.promise, 5000, "server sends");
+      if (serverAllocated >= count) fail(`the server allocated ${serverAllocated} buffers for ${count} messages`);
+      conn.close();
+      await within(probe.closed.promise, 5000, "close");
+    } finally {
+      await server.close();
+    }
+  },
+
   async "WebSocket: a message over maxMessageBytes closes the socket with 1009"(p) {
     const serverClose = deferred<number>();
     const got: number[] = [];

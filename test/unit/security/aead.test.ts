@@ -92,6 +92,39 @@ describe("node:crypto record cipher", () => {
   });
 });
 
+describe("node:crypto record buffers", () => {
+  const key = () => nodeCryptoAead.importKey(crypto.getRandomValues(new Uint8Array(32)));
+  const nonce = () => crypto.getRandomValues(new Uint8Array(12));
+  const aad = Uint8Array.of(1, 2);
+
+  it("a large sealed record given back to recycle() lends its buffer to a later seal, which still opens", async () => {
+    const k = await key();
+    const first = k.seal(nonce(), aad, new Uint8Array(60_000).fill(1), 2) as Uint8Array;
+    k.recycle!(first);
+    const n = nonce();
+    const plaintext = new Uint8Array(60_000).fill(7);
+    const second = k.seal(n, aad, plaintext, 2) as Uint8Array;
+    expect(second.buffer).toBe(first.buffer);
+    expect(same(k.open(n, aad, second.subarray(2)) as Uint8Array, plaintext)).toBe(true);
+  });
+
+  it("small records are not pooled: a recycled one is never lent to a large record", async () => {
+    const k = await key();
+    const small = k.seal(nonce(), aad, new Uint8Array(1000), 2) as Uint8Array;
+    k.recycle!(small);
+    const large = k.seal(nonce(), aad, new Uint8Array(60_000), 2) as Uint8Array;
+    expect(large.buffer).not.toBe(small.buffer);
+  });
+
+  it("a record that was not given back is never handed out again", async () => {
+    const k = await key();
+    const held = k.seal(nonce(), aad, new Uint8Array(60_000).fill(3), 2) as Uint8Array;
+    const copy = held.slice();
+    for (let i = 0; i < 4; i++) k.seal(nonce(), aad, new Uint8Array(60_000).fill(9), 2);
+    expect(same(held, copy)).toBe(true);
+  });
+});
+
 describe("record ciphers agree", () => {
   it("a record sealed with one backend opens with the other, both ways", async () => {
     const secret = crypto.getRandomValues(new Uint8Array(32));
