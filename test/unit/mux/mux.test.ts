@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Mux, type MuxStream, type StreamHandlers } from "../../../src/mux/mux.ts";
+import { MAX_WINDOW_GROWTH, Mux, type MuxStream, type StreamHandlers } from "../../../src/mux/mux.ts";
 import { encodeFrame, FrameType, encodeU32 } from "../../../src/protocol/frames.ts";
 import { encodeOpen, type Open, ResetCode } from "../../../src/protocol/messages.ts";
 import { ProtocolError } from "../../../src/errors.ts";
@@ -279,3 +279,111 @@ describe("Mux", () => {
     expect(Buffer.from(concat(atB.chunks)).equals(Buffer.from(data))).toBe(true);
   });
 });
+
+describe("stream receive windows", () => {
+  /** Writes `bytes` through `s` in 16 KiB chunks, pumping whenever the window is used up. */
+  const carry = (s: MuxStream, pump: () => void, bytes: number) => {
+    for (let left = bytes; left > 0; ) {
+      const chunk = Math.min(left, 16384);
+      left -= chunk;
+      if (!s.write(new Uint8Array(chunk))) pump();
+    }
+    pump();
+  };
+
+  it("doubles while the reader takes every byte as it arrives, up to MAX_WINDOW_GROWTH times the announced window", () => {
+    const { a, accepted, pump } = pair();
+    const s = a.openStream(open("k"));
+    recorder(s);
+    pump();
+    const peer = accepted[0]!.stream;
+    recorder(peer);
+    expect(peer.windowBytes).toBe(WINDOW);
+    carry(s, pump, 64 * WINDOW);
+    expect(peer.windowBytes).toBe(MAX_WINDOW_GROWTH * WINDOW);
+  });
+
+  it("lets the writer have the grown window in flight", () => {
+    const { a, accepted, pump } = pair();
+    const s = a.openStream(open("k"));
+    recorder(s);
+    pump();
+    const peer = accepted[0]!.stream;
+    let consume = true;
+    let unconsumed = 0;
+    peer.setHandlers({
+      data(chunk) {
+        if (consume) peer.consumed(chunk.byteLength);
+        else unconsumed += chunk.byteLength;
+      },
+      end() {},
+      drain() {},
+      reset() {},
+    });
+    carry(s, pump, 64 * WINDOW);
+    consume = false;
+    for (let i = 0; i < 8 * WINDOW / 16384; i++) s.write(new Uint8Array(16384));
+    pump();
+    // The last credit was sent before the window had reached its maximum, or after: either way at least 2x.
+    expect(unconsumed).toBeGreaterThanOrEqual(2 * WINDOW);
+    expect(unconsumed).toBeLessThanOrEqual(MAX_WINDOW_GROWTH * WINDOW);
+  });
+
+  it("stays at the announced window for a reader that pushes back", () => {
+    const { a, accepted, pump } = pair();
+    const s = a.openStream(open("k"));
+    recorder(s);
+    pump();
+    const peer = accepted[0]!.stream;
+    const atB = recorder(peer, { autoConsume: false });
+    let consumed = 0;
+    for (let rounds = 0; rounds < 200; rounds++) {
+      while (s.write(new Uint8Array(16384)));
+      pump();
+      // Bytes go on only later, as from a socket's drain.
+      peer.consumed(atB.bytes - consumed);
+      consumed = atB.bytes;
+      pump();
+    }
+    expect(consumed).toBeGreaterThan(64 * WINDOW);
+    expect(peer.windowBytes).toBe(WINDOW);
+  });
+
+  it("halves towards the announced window once a grown stream's reader pushes back, crediting less than it took", () => {
+    const { a, accepted, pump } = pair();
+    const s = a.openStream(open("k"));
+    recorder(s);
+    pump();
+    const peer = accepted[0]!.stream;
+    let prompt = true;
+    let held = 0;
+    peer.setHandlers({
+      data(chunk) {
+        if (prompt) peer.consumed(chunk.byteLength);
+        else held += chunk.byteLength;
+      },
+      end() {},
+      drain() {},
+      reset() {},
+    });
+    carry(s, pump, 64 * WINDOW);
+    expect(peer.windowBytes).toBe(MAX_WINDOW_GROWTH * WINDOW);
+    prompt = false;
+    for (let rounds = 0; rounds < 50; rounds++) {
+      while (s.write(new Uint8Array(16384)));
+      pump();
+      const bytes = held;
+      held = 0;
+      peer.consumed(bytes);
+      pump();
+    }
+    expect(peer.windowBytes).toBe(WINDOW);
+    // The writer now gets no more than the announced window in flight.
+    let inFlight = 0;
+    peer.setHandlers({ data: (chunk) => void (inFlight += chunk.byteLength), end() {}, drain() {}, reset() {} });
+    while (s.write(new Uint8Array(16384)));
+    pump();
+    expect(inFlight).toBeLessThanOrEqual(WINDOW);
+  });
+});
+
