@@ -12,7 +12,6 @@ import type {
   WebSocketHandlers,
 } from "./types.ts";
 import { DrainWaiters, isHandlers, isWebSocketUpgrade, listenError, OpenSockets, textEncoder, webSocketError } from "./common.ts";
-import { nodeCryptoAead } from "./aead-node.ts";
 import { fileOps } from "./files.ts";
 import { processOps } from "./process-node.ts";
 import { dialTcp, listenTcp } from "./tcp-node.ts";
@@ -258,7 +257,6 @@ export function createBunPlatform(): Platform {
   return {
     runtime: "bun",
     version: Bun.version,
-    aead: nodeCryptoAead,
     listenTcp,
     dialTcp,
     serveHttp,

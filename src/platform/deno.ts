@@ -11,7 +11,6 @@ import type {
 } from "./types.ts";
 import { isHandlers, isWebSocketUpgrade, listenError, OpenSockets, webSocketError } from "./common.ts";
 import { Deno, type DenoHttpServer } from "./deno-api.ts";
-import { splitAead } from "./aead-split.ts";
 import { fileOps } from "./files.ts";
 import { fetchHttpRequest } from "./http-fetch.ts";
 import { dialTcp, listenTcp } from "./tcp-deno.ts";
@@ -160,7 +159,6 @@ export function createDenoPlatform(): Platform {
   return {
     runtime: "deno",
     version: Deno.version.deno,
-    aead: splitAead,
     listenTcp,
     dialTcp,
     serveHttp,

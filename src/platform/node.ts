@@ -17,7 +17,6 @@ import type {
   WebSocketHandlers,
 } from "./types.ts";
 import { isHandlers, isWebSocketUpgrade, OpenSockets, socketErrorReason, webSocketError } from "./common.ts";
-import { nodeCryptoAead } from "./aead-node.ts";
 import { fileOps } from "./files.ts";
 import { processOps } from "./process-node.ts";
 import { dialTcp, listenTcp } from "./tcp-node.ts";
@@ -206,7 +205,6 @@ export function createNodePlatform(): Platform {
   return {
     runtime: "node",
     version: process.versions.node,
-    aead: nodeCryptoAead,
     listenTcp,
     dialTcp,
     serveHttp,

@@ -199,8 +199,6 @@ export interface Platform {
   readonly runtime: RuntimeName;
   /** Runtime version, e.g. "20.20.2". */
   readonly version: string;
-  /** The fastest correct AES-256-GCM on this runtime, for link records. */
-  readonly aead: RecordAead;
 
   listenTcp(options: ListenTcpOptions, onSocket: (socket: TcpSocket) => void): Promise<TcpListener>;
   dialTcp(options: DialTcpOptions): Promise<TcpSocket>;

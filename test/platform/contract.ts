@@ -1,7 +1,9 @@
 // The platform contract as runnable checks: the same functions run on Node, Deno
 // and Bun (through contract-main.ts), and each throws when its runtime breaks the contract.
 
-import type { Platform, TcpSocket, TcpSocketHandlers, WebSocketConn, WebSocketHandlers } from "../../src/platform/types.ts";
+import type { Platform, RecordAead, TcpSocket, TcpSocketHandlers, WebSocketConn, WebSocketHandlers } from "../../src/platform/types.ts";
+import { defaultRecordAead } from "../../src/platform/aead.ts";
+import { webCryptoAead } from "../../src/platform/aead-web.ts";
 
 export interface CheckContext {
   /** Directory with ca.pem, server.pem, server.key (made by the test with openssl). */
@@ -238,6 +240,70 @@ async function readPem(p: Platform, ctx: CheckContext) {
     certificatePem: await p.readTextFile(p.resolvePath(ctx.tlsDir, "server.pem")),
     privateKeyPem: await p.readTextFile(p.resolvePath(ctx.tlsDir, "server.key")),
   };
+}
+
+// ---- record ciphers ----
+
+interface WycheproofVector {
+  tcId: number;
+  comment: string;
+  result: "valid" | "invalid" | "acceptable";
+  key: string;
+  iv: string;
+  aad: string;
+  msg: string;
+  ct: string;
+  tag: string;
+}
+
+const unhex = (text: string): Uint8Array => new Uint8Array((text.match(/../g) ?? []).map((byte) => parseInt(byte, 16)));
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
+
+/** The AES-256-GCM vectors with 96-bit nonces and 128-bit tags from Wycheproof. */
+async function wycheproofVectors(p: Platform): Promise<WycheproofVector[]> {
+  const file = decodeURIComponent(new URL("../fixtures/wycheproof/aes_gcm_test.json", import.meta.url).pathname);
+  const groups = (JSON.parse(await p.readTextFile(file)) as { testGroups: { keySize: number; ivSize: number; tagSize: number; tests: WycheproofVector[] }[] }).testGroups;
+  return groups.filter((g) => g.keySize === 256 && g.ivSize === 96 && g.tagSize === 128).flatMap((g) => g.tests);
+}
+
+/** Throws naming every vector `aead` gets wrong, sealing (with a 3-byte prefix) and opening. */
+async function checkRecordAead(aead: RecordAead, vectors: WycheproofVector[]): Promise<void> {
+  const wrong: string[] = [];
+  for (const t of vectors) {
+    const key = await aead.importKey(unhex(t.key));
+    const sealed = new Uint8Array([...unhex(t.ct), ...unhex(t.tag)]);
+    let opened: Uint8Array | undefined;
+    try {
+      opened = await key.open(unhex(t.iv), unhex(t.aad), sealed);
+    } catch {
+      opened = undefined;
+    }
+    const valid = t.result !== "invalid";
+    if (valid !== (opened !== undefined && sameBytes(opened, unhex(t.msg)))) wrong.push(`${t.tcId} (open)`);
+    if (valid) {
+      const again = await key.seal(unhex(t.iv), unhex(t.aad), unhex(t.msg), 3);
+      if (!sameBytes(again.subarray(3), sealed) || !sameBytes(again.subarray(0, 3), new Uint8Array(3))) wrong.push(`${t.tcId} (seal)`);
+    }
+  }
+  if (vectors.length < 30) fail(`only ${vectors.length} Wycheproof vectors`);
+  if (wrong.length > 0) fail(`${aead.name} got Wycheproof vectors wrong: ${wrong.join(", ")}`);
+  // Records of every size open with WebCrypto, both ways, and a changed byte is refused.
+  const raw = crypto.getRandomValues(new Uint8Array(32));
+  const [ours, web] = await Promise.all([aead.importKey(raw), webCryptoAead.importKey(raw)]);
+  for (const size of [0, 1, 4095, 8193, 65536]) {
+    const nonce = crypto.getRandomValues(new Uint8Array(12));
+    const aad = Uint8Array.of(1, 23);
+    const plaintext = pattern(size, size);
+    const sealed = (await ours.seal(nonce, aad, plaintext, 2)).subarray(2);
+    if (!sameBytes(await web.open(nonce, aad, sealed), plaintext)) fail(`${aead.name}: WebCrypto opened a ${size}-byte record wrongly`);
+    const fromWeb = (await web.seal(nonce, aad, plaintext, 0)).slice();
+    if (!sameBytes(await ours.open(nonce, aad, fromWeb), plaintext)) fail(`${aead.name}: opened WebCrypto's ${size}-byte record wrongly`);
+    fromWeb[fromWeb.length - 1]! ^= 1;
+    const refused = await Promise.resolve()
+      .then(() => ours.open(nonce, aad, fromWeb))
+      .then(() => false, () => true);
+    if (!refused) fail(`${aead.name}: opened a changed ${size}-byte record`);
+  }
 }
 
 // ---- the checks ----
@@ -803,6 +869,15 @@ export const checks: Record<string, Check> = {
     } finally {
       socket.destroy();
       await server.close();
+    }
+  },
+
+  async "Record cipher: the one links use here passes Wycheproof and agrees with WebCrypto, and so does OpenSSL on Deno"(p) {
+    const vectors = await wycheproofVectors(p);
+    await checkRecordAead(await defaultRecordAead(), vectors);
+    if (p.runtime === "deno") {
+      const openSsl = (await import("../../src/platform/aead-openssl-deno.ts")).loadOpenSslAead();
+      if (!(openSsl instanceof Error)) await checkRecordAead(openSsl, vectors);
     }
   },
 
