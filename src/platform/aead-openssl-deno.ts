@@ -19,8 +19,12 @@ const CIPHERTEXT_ALIGN = 16;
 const EVP_CTRL_GCM_GET_TAG = 0x10;
 const EVP_CTRL_GCM_SET_TAG = 0x11;
 
-/** libcrypto's file name per platform, as the system's loader finds it. */
-const LIBRARY_NAMES = ["libcrypto.so.3", "libcrypto.3.dylib", "/opt/homebrew/lib/libcrypto.3.dylib", "/usr/local/lib/libcrypto.3.dylib", "libcrypto-3-x64.dll"];
+/** libcrypto 3's file names per operating system, for the system's loader. */
+const LIBRARY_NAMES: Record<string, string[]> = {
+  linux: ["libcrypto.so.3"],
+  darwin: ["libcrypto.3.dylib", "/opt/homebrew/lib/libcrypto.3.dylib", "/usr/local/lib/libcrypto.3.dylib"],
+  windows: ["libcrypto-3-x64.dll"],
+};
 
 const SYMBOLS = {
   EVP_CIPHER_CTX_new: { parameters: [], result: "pointer" },
@@ -46,6 +50,7 @@ interface LibCrypto {
 }
 
 interface DenoFfi {
+  build: { os: string };
   dlopen(path: string, symbols: typeof SYMBOLS): { symbols: LibCrypto };
 }
 
@@ -128,16 +133,20 @@ class OpenSslKey implements AeadKey {
 }
 
 function openLibrary(): LibCrypto {
-  const ffi = (globalThis as unknown as { Deno: DenoFfi }).Deno;
+  const deno = (globalThis as unknown as { Deno: DenoFfi }).Deno;
+  const names = LIBRARY_NAMES[deno.build.os] ?? LIBRARY_NAMES.linux!;
   const failures: string[] = [];
-  for (const name of LIBRARY_NAMES) {
+  for (const name of names) {
     try {
-      return ffi.dlopen(name, SYMBOLS).symbols;
+      return deno.dlopen(name, SYMBOLS).symbols;
     } catch (error) {
-      failures.push(`${name}: ${(error as Error).message}`);
+      // Without --allow-ffi every name fails the same way: say that once.
+      const kind = (error as Error).name;
+      if (kind === "NotCapable" || kind === "PermissionDenied") throw new Error("FFI is not permitted");
+      failures.push((error as Error).message);
     }
   }
-  throw new Error(`libcrypto 3 is not available (${failures.join("; ")})`);
+  throw new Error(`libcrypto 3 was not found: ${failures.join("; ")}`);
 }
 
 /** The OpenSSL record cipher, or an Error saying why it cannot load here. */

@@ -17,27 +17,44 @@ function override(runtime: RuntimeName): string | undefined {
   }
 }
 
-async function choose(): Promise<RecordAead> {
+export interface RecordCipherChoice {
+  aead: RecordAead;
+  /** Set when a slower cipher stands in for the runtime's best one: why, and what to do. */
+  fallback?: string;
+}
+
+async function choose(): Promise<RecordCipherChoice> {
   const runtime = detectRuntime();
   const wanted = override(runtime);
   if (wanted === undefined && runtime === "deno") {
     const openSsl = (await import("./aead-openssl-deno.ts")).loadOpenSslAead();
-    return openSsl instanceof Error ? (await import("./aead-split.ts")).splitAead : openSsl;
+    if (!(openSsl instanceof Error)) return { aead: openSsl };
+    return {
+      aead: (await import("./aead-split.ts")).splitAead,
+      fallback:
+        `records use Deno's own ciphers, about half as fast, because OpenSSL could not be loaded (${openSsl.message}); ` +
+        "run with -A or --allow-ffi on a host with libcrypto 3 (Debian and Ubuntu: libssl3)",
+    };
   }
-  if (wanted === undefined || wanted === "node:crypto") return (await import("./aead-node.ts")).nodeCryptoAead;
-  if (wanted === "webcrypto") return webCryptoAead;
-  if (wanted === "split") return (await import("./aead-split.ts")).splitAead;
+  if (wanted === undefined || wanted === "node:crypto") return { aead: (await import("./aead-node.ts")).nodeCryptoAead };
+  if (wanted === "webcrypto") return { aead: webCryptoAead };
+  if (wanted === "split") return { aead: (await import("./aead-split.ts")).splitAead };
   if (wanted === "openssl" && runtime === "deno") {
     const openSsl = (await import("./aead-openssl-deno.ts")).loadOpenSslAead();
     if (openSsl instanceof Error) throw new Error(`SKIFF_AEAD=openssl: ${openSsl.message}`);
-    return openSsl;
+    return { aead: openSsl };
   }
   throw new Error(`SKIFF_AEAD=${wanted} is not a record cipher here; use webcrypto, node:crypto or split (or openssl on Deno)`);
 }
 
-let chosen: Promise<RecordAead> | undefined;
+let chosen: Promise<RecordCipherChoice> | undefined;
+
+/** The record cipher for this runtime, chosen once, with the reason when it is a fallback. */
+export function recordCipherChoice(): Promise<RecordCipherChoice> {
+  return (chosen ??= choose());
+}
 
 /** The record cipher for this runtime, chosen once. */
 export function defaultRecordAead(): Promise<RecordAead> {
-  return (chosen ??= choose());
+  return recordCipherChoice().then((choice) => choice.aead);
 }

@@ -16,6 +16,7 @@ import { type ListenerCounters, Router } from "../router/router.ts";
 import { createAdminApp, type TokenRequest } from "../api/admin.ts";
 import { createLinkApp, LINK_PATH } from "../api/links.ts";
 import { maxRecordBytes } from "../link/records.ts";
+import { recordCipherChoice } from "../platform/aead.ts";
 import type { PeerCertificate } from "../ca/validate.ts";
 import { issueTlsServerCertificate } from "../ca/site-ca.ts";
 import { parseDuration } from "../config/duration.ts";
@@ -234,11 +235,14 @@ export class Site {
 
     await this.#startAdmin();
     this.router.start();
+    const cipher = await recordCipherChoice();
     logger.info(
       "site.started",
       `site ${config.site.name} is running on ${platform.runtime} ${platform.version}: ` +
-        `${config.listeners.length} listener(s), ${config.connectors.length} connector(s), ${this.outgoing.size} link(s)`,
+        `${config.listeners.length} listener(s), ${config.connectors.length} connector(s), ${this.outgoing.size} link(s); ` +
+        `link records sealed with ${cipher.aead.name}`,
     );
+    if (cipher.fallback !== undefined) logger.warn("site.slow_cipher", cipher.fallback);
     void this.#redeemConfiguredTokens();
   }
 
