@@ -357,6 +357,12 @@ export class StreamLimitError extends Error {
 const MAX_CREDIT = 0x7fff_ffff;
 /** A stream's receive window grows to at most this many times the announced window. */
 export const MAX_WINDOW_GROWTH = 4;
+/**
+ * Windows' worth of bytes a stream must pass straight on before its window
+ * grows: more than loopback's socket buffers (4 MiB to send, 6 MiB to
+ * receive) take from a reader that then turns out to be slow.
+ */
+export const GROW_AFTER_WINDOWS = 16;
 
 export class MuxStream {
   readonly id: number;
@@ -383,8 +389,8 @@ export class MuxStream {
   #delivering = false;
   /** Some of the bytes in #unacked were consumed later than they arrived: the reader pushed back. */
   #lagged = false;
-  /** Credits in a row, up to the next one, for which every byte went straight on. */
-  #promptCredits = 0;
+  /** Bytes passed straight on since the reader last pushed back. */
+  #promptBytes = 0;
   /** Data (and the end) held until handlers are set. */
   #inbox: Deque<Uint8Array> | undefined = new Deque<Uint8Array>();
   #inboxEnd = false;
@@ -491,24 +497,26 @@ export class MuxStream {
 
   /**
    * How much to change the window by with the next credit (never more than
-   * is being credited). After two credits in a row for which every byte went
-   * straight on, the window doubles, up to its maximum: a site that shares
-   * its cores answers late now and then, and one stream through busy sites
-   * ran 25-30 percent faster with 4 MiB of window than with 1 MiB
-   * (docs/benchmarks.md). When the reader pushed back, the window halves
-   * towards where it started, by crediting less than was consumed. A slow
-   * reader alternates between the two and so never has the window grow.
+   * is being credited). Once GROW_AFTER_WINDOWS windows in a row have gone
+   * straight on, the window doubles with each credit, up to its maximum: a
+   * site that shares its cores answers late now and then, and one stream
+   * through busy sites ran 25-30 percent faster with 4 MiB of window than
+   * with 1 MiB (docs/benchmarks.md). The wait keeps slow readers out: their
+   * socket buffers take the first megabytes at once, then push back. When
+   * the reader pushes back, the window halves towards where it started, by
+   * crediting less than was consumed.
    */
   #resize(): number {
     const lagged = this.#lagged;
     this.#lagged = false;
     if (lagged) {
-      this.#promptCredits = 0;
+      this.#promptBytes = 0;
       const shrink = Math.min(this.#window / 2, this.#window - this.#initialWindow, this.#unacked);
       this.#window -= shrink;
       return -shrink;
     }
-    if (++this.#promptCredits < 2) return 0;
+    this.#promptBytes += this.#unacked;
+    if (this.#promptBytes < GROW_AFTER_WINDOWS * this.#initialWindow) return 0;
     const grow = Math.min(this.#window, this.#maxWindow - this.#window);
     this.#window += grow;
     return grow;
