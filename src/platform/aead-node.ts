@@ -5,30 +5,9 @@
 import { Buffer } from "node:buffer";
 import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from "node:crypto";
 import type { AeadKey, RecordAead } from "./types.ts";
-import { BufferPool } from "./buffer-pool.ts";
+import { recycleSealedRecord, sealedRecordBuffer } from "./sealed-records.ts";
 
 const TAG_BYTES = 16;
-const CIPHERTEXT_ALIGN = 16;
-
-/**
- * Large sealed records go into reused buffers (see buffer-pool.ts for why),
- * given back through recycle() once the socket has written them. From 32 KiB,
- * so that a record never pins more than twice its size; smaller ones are cheap
- * to allocate and die young. A link with 8 busy streams had up to 122 pooled
- * records out at once (4 MiB on the socket, the rest being sealed and written).
- */
-const POOLED_FROM = 32 * 1024;
-const recordBuffers = new BufferPool({
-  bufferBytes: CIPHERTEXT_ALIGN + 65536 + 64,
-  maxFree: 128,
-  idleReleaseMs: 10_000,
-});
-
-/** `bytes` for a sealed record: from the pool when large enough, and when it fits. */
-function recordBuffer(bytes: number): Buffer {
-  if (bytes < POOLED_FROM || bytes > recordBuffers.bufferBytes) return Buffer.allocUnsafe(bytes);
-  return Buffer.from(recordBuffers.take(), 0, bytes);
-}
 
 /**
  * The same bytes as a plain Uint8Array. A Buffer's slice() is a view, not a copy as
@@ -53,15 +32,10 @@ class NodeCryptoKey implements AeadKey {
     const encrypted = cipher.update(plaintext);
     const rest = cipher.final();
     if (rest.byteLength !== 0 || encrypted.byteLength !== plaintext.byteLength) throw new Error("AES-GCM returned an unexpected length");
-    // The ciphertext goes to a 16-byte boundary of the new buffer, as update() returned it:
-    // Bun copies 64 KiB in 1.3 us between mutually aligned buffers and in 19 us otherwise.
-    const lead = prefix <= CIPHERTEXT_ALIGN ? CIPHERTEXT_ALIGN - prefix : 0;
-    const length = prefix + plaintext.byteLength + TAG_BYTES;
-    const out = recordBuffer(lead + length);
-    out.fill(0, lead, lead + prefix);
-    out.set(encrypted, lead + prefix);
-    out.set(cipher.getAuthTag(), lead + prefix + plaintext.byteLength);
-    return new Uint8Array(out.buffer, out.byteOffset + lead, length);
+    const out = sealedRecordBuffer(prefix, plaintext.byteLength + TAG_BYTES, (bytes) => Buffer.allocUnsafe(bytes));
+    out.set(encrypted, prefix);
+    out.set(cipher.getAuthTag(), prefix + plaintext.byteLength);
+    return out;
   }
 
   open(nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array {
@@ -77,7 +51,7 @@ class NodeCryptoKey implements AeadKey {
   }
 
   recycle(sealed: Uint8Array): void {
-    recordBuffers.give(sealed.buffer as ArrayBuffer);
+    recycleSealedRecord(sealed);
   }
 }
 

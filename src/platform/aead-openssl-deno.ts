@@ -12,10 +12,9 @@
 // without either, aead.ts keeps the split cipher (aead-split.ts).
 
 import type { AeadKey, RecordAead } from "./types.ts";
-import { BufferPool } from "./buffer-pool.ts";
+import { recycleSealedRecord, sealedRecordBuffer } from "./sealed-records.ts";
 
 const TAG_BYTES = 16;
-const CIPHERTEXT_ALIGN = 16;
 const EVP_CTRL_GCM_GET_TAG = 0x10;
 const EVP_CTRL_GCM_SET_TAG = 0x11;
 
@@ -54,9 +53,6 @@ interface DenoFfi {
   dlopen(path: string, symbols: typeof SYMBOLS): { symbols: LibCrypto };
 }
 
-/** Sealed records from 32 KiB go into reused buffers, as in aead-node.ts. */
-const POOLED_FROM = 32 * 1024;
-const recordBuffers = new BufferPool({ bufferBytes: CIPHERTEXT_ALIGN + 65536 + 64, maxFree: 128, idleReleaseMs: 10_000 });
 
 /** Cipher contexts hold the expanded key; OpenSSL wipes it when a context is freed. */
 let freeContexts: FinalizationRegistry<Pointer> | undefined;
@@ -90,11 +86,7 @@ class OpenSslKey implements AeadKey {
   seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, prefix: number): Uint8Array {
     const lib = this.#lib;
     const ctx = this.#seal;
-    const lead = prefix <= CIPHERTEXT_ALIGN ? CIPHERTEXT_ALIGN - prefix : 0;
-    const length = prefix + plaintext.byteLength + TAG_BYTES;
-    const buffer = lead + length >= POOLED_FROM && lead + length <= recordBuffers.bufferBytes ? recordBuffers.take() : new ArrayBuffer(lead + length);
-    const out = new Uint8Array(buffer, lead, length);
-    out.fill(0, 0, prefix);
+    const out = sealedRecordBuffer(prefix, plaintext.byteLength + TAG_BYTES, (bytes) => new Uint8Array(bytes));
     const body = out.subarray(prefix);
     // The key stays in the context; each record sets only its nonce.
     let ok = lib.EVP_CipherInit_ex(ctx, null, null, null, nonce, 1) === 1;
@@ -128,7 +120,7 @@ class OpenSslKey implements AeadKey {
   }
 
   recycle(sealed: Uint8Array): void {
-    recordBuffers.give(sealed.buffer as ArrayBuffer);
+    recycleSealedRecord(sealed);
   }
 }
 
