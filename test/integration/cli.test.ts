@@ -5,7 +5,8 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runScript, spawnScript } from "../helpers/runtimes.ts";
+import { spawn } from "node:child_process";
+import { REPO_ROOT, RUNTIMES, runScript, runtimeCommand, spawnScript, stopProcess, waitForLine } from "../helpers/runtimes.ts";
 import { SiteProcess, siteYaml, startSites } from "../helpers/sites.ts";
 import { echoServer, exchange, pattern, sha256, type TestServer, waitForRoute } from "../helpers/traffic.ts";
 
@@ -127,5 +128,45 @@ describe("joining a site with the token commands", () => {
     expect(Date.parse(json.links[0]!.peerCertificateExpires)).toBeGreaterThan(Date.now());
     const text = await skiff("status", "--config", westConfig);
     expect(text.stdout).toMatch(/east\s+outgoing\s+Ready\s+east/);
+  });
+});
+
+describe.skipIf(!RUNTIMES.includes("deno"))("skiff run on Deno: the record cipher", () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), "skiff-deno-cipher-"));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Start a Deno site with these permission flags; resolve with its log once it has started, then stop it. */
+  const startLog = async (name: string, permissions: string[]): Promise<string> => {
+    const file = path.join(dir, `${name}.yaml`);
+    writeFileSync(file, siteYaml({ name, runtime: "deno" }));
+    const deno = runtimeCommand("deno")[0]!;
+    const child = spawn(deno, ["run", ...permissions, "src/cli.ts", "run", "--config", file], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    let log = "";
+    child.stdout!.on("data", (d) => (log += d.toString()));
+    child.stderr!.on("data", (d) => (log += d.toString()));
+    try {
+      await waitForLine(child, new RegExp(`site ${name} is running`), 30_000);
+      await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      await stopProcess(child);
+    }
+    return log;
+  };
+
+  it("without FFI permission, says so at start and which cipher it uses instead", async () => {
+    const log = await startLog("noffi", ["--allow-read", "--allow-write", "--allow-env", "--allow-net"]);
+    expect(log).toMatch(/site noffi is running on deno .*; link records sealed with split/);
+    expect(log).toMatch(/WARN .*OpenSSL could not be loaded \(FFI is not permitted\); run with -A or --allow-ffi/);
+  });
+
+  it("with -A, names OpenSSL, or says why libcrypto 3 could not be loaded", async () => {
+    const log = await startLog("allperms", ["-A"]);
+    const line = /site allperms is running on deno .*; link records sealed with (\S+)/.exec(log);
+    expect(line).not.toBeNull();
+    if (line![1] === "openssl") expect(log).not.toMatch(/WARN/);
+    else expect(log).toMatch(/WARN .*libcrypto 3 was not found/);
   });
 });
