@@ -185,7 +185,10 @@ export interface AeadKey {
    * may be reused as soon as the call returns.
    */
   seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, prefix: number): Uint8Array | Promise<Uint8Array>;
-  /** Decrypt ciphertext || tag. Throws (or rejects) when authentication fails. */
+  /**
+   * Decrypt ciphertext || tag. Throws (or rejects) when authentication fails.
+   * It may decrypt in place: afterwards the caller must not rely on `sealed`'s bytes.
+   */
   open(nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array | Promise<Uint8Array>;
   /**
    * Optional: take back a result of seal(), by any key of the same RecordAead,

@@ -39,7 +39,8 @@ export async function wycheproofMismatches(aead: RecordAead, vectors: Wycheproof
     const sealed = new Uint8Array([...unhex(t.ct), ...unhex(t.tag)]);
     let opened: Uint8Array | undefined;
     try {
-      opened = await key.open(unhex(t.iv), unhex(t.aad), sealed);
+      // A copy: open() may decrypt in place, and `sealed` is compared with seal()'s output below.
+      opened = await key.open(unhex(t.iv), unhex(t.aad), sealed.slice());
     } catch {
       opened = undefined;
     }
