@@ -53,7 +53,6 @@ interface DenoFfi {
   dlopen(path: string, symbols: typeof SYMBOLS): { symbols: LibCrypto };
 }
 
-
 /** Cipher contexts hold the expanded key; OpenSSL wipes it when a context is freed. */
 let freeContexts: FinalizationRegistry<Pointer> | undefined;
 

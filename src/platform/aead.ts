@@ -25,24 +25,21 @@ export interface RecordCipherChoice {
 
 async function choose(): Promise<RecordCipherChoice> {
   const runtime = detectRuntime();
-  const wanted = override(runtime);
-  if (wanted === undefined && runtime === "deno") {
+  const asked = override(runtime);
+  const wanted = asked ?? (runtime === "deno" ? "openssl" : "node:crypto");
+  if (wanted === "node:crypto") return { aead: (await import("./aead-node.ts")).nodeCryptoAead };
+  if (wanted === "webcrypto") return { aead: webCryptoAead };
+  if (wanted === "split") return { aead: (await import("./aead-split.ts")).splitAead };
+  if (wanted === "openssl" && runtime === "deno") {
     const openSsl = (await import("./aead-openssl-deno.ts")).loadOpenSslAead();
     if (!(openSsl instanceof Error)) return { aead: openSsl };
+    if (asked !== undefined) throw new Error(`SKIFF_AEAD=openssl: ${openSsl.message}`);
     return {
       aead: (await import("./aead-split.ts")).splitAead,
       fallback:
         `records use Deno's own ciphers, about half as fast, because OpenSSL could not be loaded (${openSsl.message}); ` +
         "run with -A or --allow-ffi on a host with libcrypto 3 (Debian and Ubuntu: libssl3)",
     };
-  }
-  if (wanted === undefined || wanted === "node:crypto") return { aead: (await import("./aead-node.ts")).nodeCryptoAead };
-  if (wanted === "webcrypto") return { aead: webCryptoAead };
-  if (wanted === "split") return { aead: (await import("./aead-split.ts")).splitAead };
-  if (wanted === "openssl" && runtime === "deno") {
-    const openSsl = (await import("./aead-openssl-deno.ts")).loadOpenSslAead();
-    if (openSsl instanceof Error) throw new Error(`SKIFF_AEAD=openssl: ${openSsl.message}`);
-    return { aead: openSsl };
   }
   throw new Error(`SKIFF_AEAD=${wanted} is not a record cipher here; use webcrypto, node:crypto or split (or openssl on Deno)`);
 }
