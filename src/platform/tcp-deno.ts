@@ -13,8 +13,17 @@ import { Deno, type DenoConn, type DenoListener } from "./deno-api.ts";
  */
 const MIN_READ = 4 * 1024;
 const MAX_READ = 64 * 1024;
-/** write() returns false once this much is queued (Node's default is 16 KiB; Skiff's frames are bigger). */
-const HIGH_WATER_MARK = 64 * 1024;
+/**
+ * write() returns false once this much is queued. node:net writes to the
+ * kernel at once and queues only what the kernel refused, so there a false
+ * means the reader is behind. Here every write waits for a turn of the event
+ * loop, and a site busy opening link records queues hundreds of KiB for a
+ * reader that keeps up. At 64 KiB that looked like a slow reader to the
+ * stream window (src/mux/mux.ts), which then never grew: one Deno stream ran
+ * at 283-314 MiB/s, against 390-437 with this mark. A reader that really is
+ * behind still stops the stream, one mark (and its window) later.
+ */
+export const HIGH_WATER_MARK = 1024 * 1024;
 /** Queued chunks smaller than this are merged into one write of at most MAX_COALESCED bytes. */
 const COALESCE_BELOW = 16 * 1024;
 const MAX_COALESCED = 64 * 1024;
@@ -26,7 +35,7 @@ const MAX_COALESCED = 64 * 1024;
  * closeWrite(). Native instead of node:net because Deno's node:net server grew
  * to ~400 MB RSS on a 1 GiB transfer, native stayed at 47 MB (runtime-feasibility.md section 3).
  */
-class DenoTcpSocket implements TcpSocket {
+export class DenoTcpSocket implements TcpSocket {
   readonly remoteAddress: string;
   readonly remotePort: number;
   #conn: DenoConn;
@@ -132,6 +141,7 @@ class DenoTcpSocket implements TcpSocket {
           this.#queued -= n;
           chunk = chunk.subarray(n);
         }
+        this.#drainBelowHighWater();
       }
     } catch (error) {
       this.#fail(error);
@@ -140,11 +150,20 @@ class DenoTcpSocket implements TcpSocket {
       this.#writing = false;
     }
     if (this.#destroyed) return;
-    if (this.#needDrain) {
-      this.#needDrain = false;
-      this.#handlers?.drain();
-    }
+    this.#drainBelowHighWater();
     void this.#maybeCloseWrite();
+  }
+
+  /**
+   * Tell a writer that write() turned away as soon as the queue is below the
+   * high-water mark again, not only once it is empty: every write here is
+   * asynchronous, and while a busy peer keeps the queue from emptying, a
+   * writer waiting for it to empty (a stream holding back its credit) stalls.
+   */
+  #drainBelowHighWater(): void {
+    if (!this.#needDrain || this.#queued >= HIGH_WATER_MARK) return;
+    this.#needDrain = false;
+    this.#handlers?.drain();
   }
 
   pause(): void {

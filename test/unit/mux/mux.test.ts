@@ -348,6 +348,39 @@ describe("stream receive windows", () => {
     expect(reader.held).toBeLessThanOrEqual(MAX_WINDOW_GROWTH * WINDOW);
   });
 
+  it("keeps its grown window through one late credit among prompt ones", () => {
+    const { s, peer, pump, reader } = streamWithReader();
+    carry(s, pump, 64 * WINDOW);
+    expect(peer.windowBytes).toBe(MAX_WINDOW_GROWTH * WINDOW);
+    // The reader takes one window's worth late, once.
+    reader.prompt = false;
+    while (s.write(new Uint8Array(16384)));
+    pump();
+    reader.release();
+    pump();
+    reader.prompt = true;
+    carry(s, pump, 2 * WINDOW);
+    expect(peer.windowBytes).toBe(MAX_WINDOW_GROWTH * WINDOW);
+  });
+
+  it("shrinks for a reader whose socket takes some bytes at once and pushes back on every third credit's", () => {
+    const { s, peer, pump, reader } = streamWithReader();
+    carry(s, pump, 64 * WINDOW);
+    expect(peer.windowBytes).toBe(MAX_WINDOW_GROWTH * WINDOW);
+    for (let credits = 0; credits < 60; credits++) {
+      const quarter = peer.windowBytes / 4;
+      if (credits % 3 === 2) {
+        reader.prompt = false;
+        for (let sent = 0; sent < quarter; sent += 16384) s.write(new Uint8Array(16384));
+        pump();
+        reader.release();
+        pump();
+        reader.prompt = true;
+      } else carry(s, pump, quarter);
+    }
+    expect(peer.windowBytes).toBe(WINDOW);
+  });
+
   it("stays at the announced window for a reader that pushes back", () => {
     const { s, peer, pump, reader } = streamWithReader();
     reader.prompt = false;
