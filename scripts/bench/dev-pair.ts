@@ -4,7 +4,7 @@
 //   node bin/run-ts.mjs scripts/bench/dev-pair.ts --runtime node --size-mib 1024 [--hops 1|2]
 
 import { parseArgs } from "node:util";
-import { bundleForNode, GiB, MiB, type Runtime, retry, startChain } from "./lib.ts";
+import { nodeBundle, GiB, MiB, type Runtime, retry, startChain } from "./lib.ts";
 import { bulk, connectionRate, cpuSeconds, cpuSecondsByThread, minorFaults } from "./load.ts";
 import { spawn } from "node:child_process";
 import path from "node:path";
@@ -37,7 +37,7 @@ const first = await new Promise<string>((resolve) => createInterface({ input: ch
 const { sink, echo } = JSON.parse(first) as { sink: number; echo: number };
 const conns = Number(values.connections);
 const chain = await startChain({
-  nodeBundle: values["node-bundle"] ? bundleForNode() : undefined, prefix: "dev-", runtimes: chainRuntimes, listeners: ["bulk"], connectors: { [hops]: { bulk: conns > 0 ? echo : sink } }, env, flags: values.flags ? values.flags.split(" ") : [], siteSpec: values.spec ? `  ${values.spec}` : undefined });
+  nodeBundle: values["node-bundle"] ? await nodeBundle() : undefined, prefix: "dev-", runtimes: chainRuntimes, listeners: ["bulk"], connectors: { [hops]: { bulk: conns > 0 ? echo : sink } }, env, flags: values.flags ? values.flags.split(" ") : [], siteSpec: values.spec ? `  ${values.spec}` : undefined });
 try {
   await retry<unknown>(() => (conns > 0 ? connectionRate(chain.ports.bulk!, 10, 1) : bulk(chain.ports.bulk!, 1024)));
   const size = Number(values["size-mib"]) * MiB;

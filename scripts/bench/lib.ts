@@ -1,7 +1,7 @@
 // Shared pieces of the benchmark scripts: a byte sink, a timed bulk sender,
 // site processes on each runtime, and figures printed as medians.
 
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
@@ -37,7 +37,7 @@ export interface SitePlan {
   env?: Record<string, string>;
   /** Extra runtime flags, before the script (e.g. --cpu-prof on Node). */
   flags?: string[];
-  /** Node only: run this bundle of src/cli.ts (see bundleForNode) instead of the sources through tsx. */
+  /** Node only: run this bundle of src/cli.ts (see nodeBundle) instead of the sources through tsx. */
   nodeBundle?: string;
 }
 
@@ -176,21 +176,8 @@ export async function startChain(plan: ChainPlan): Promise<Chain> {
 }
 
 /**
- * Bundle src/cli.ts with esbuild (installed with tsx) for Node sites, as a Node 20
- * deployment would run it: Node 20 cannot strip types, and tsx keeps a loader
- * thread of its own (about 30 MB of RSS). Code splitting keeps the sources'
- * dynamic imports, and with them their load order: src/cli.ts loads the
- * platform before the rest. Returns the entry's path, inside node_modules so
- * that its bare imports resolve.
+ * The bundle of src/cli.ts that `skiff` runs on Node before 22.18
+ * (bin/node-bundle.mjs), so the bench measures Node sites as a Node 20
+ * deployment runs them.
  */
-export function bundleForNode(): string {
-  const outdir = path.join(ROOT, "node_modules", ".cache", "skiff-bench");
-  const esbuild = path.join(ROOT, "node_modules", ".bin", "esbuild");
-  const run = spawnSync(
-    esbuild,
-    [path.join(ROOT, "src/cli.ts"), "--bundle", "--splitting", "--platform=node", "--format=esm", "--packages=external", "--log-level=warning", `--outdir=${outdir}`, "--out-extension:.js=.mjs"],
-    { encoding: "utf8" },
-  );
-  if (run.status !== 0) throw new Error(`esbuild failed: ${run.stderr || run.error?.message}`);
-  return path.join(outdir, "cli.mjs");
-}
+export { nodeBundle } from "../../bin/node-bundle.mjs";

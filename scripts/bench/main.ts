@@ -12,7 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-import { bundleForNode, GiB, MiB, median, retry, ROOT, type Runtime, runtimeCommand, startChain, type Chain } from "./lib.ts";
+import { nodeBundle as buildNodeBundle, GiB, MiB, median, retry, ROOT, type Runtime, runtimeCommand, startChain, type Chain } from "./lib.ts";
 import { bulk, connectionRate, cores, cpuSeconds, openIdle, pingPong, quietGate, rss, withForeign } from "./load.ts";
 import { findStunnel, startStunnel, type StunnelPair, stunnelInstallHint, stunnelVersion } from "./stunnel.ts";
 
@@ -59,7 +59,7 @@ const quietThreshold = Number(values["quiet-threshold"]);
 const quietWait = Number(values["quiet-wait"]);
 const nodeLoader = values["node-loader"]!;
 if (nodeLoader !== "bundle" && nodeLoader !== "tsx") throw new Error(`--node-loader: "bundle" or "tsx", not "${nodeLoader}"`);
-const nodeBundle = nodeLoader === "bundle" ? bundleForNode() : undefined;
+const nodeBundle = nodeLoader === "bundle" ? await buildNodeBundle() : undefined;
 /** spec.streamWindowBytes for every site; the site default when not given. */
 const windowSpec = values.window ? `  streamWindowBytes: ${Number(values.window)}` : undefined;
 
@@ -479,7 +479,7 @@ out(`# Skiff benchmark`);
 out();
 out(`- date: ${new Date().toISOString()}`);
 out(`- machine: ${cpuModel}, ${cores} cores, ${(os.totalmem() / GiB).toFixed(0)} GiB RAM, Linux ${os.release()}; loopback 127.0.0.1 only`);
-out(`- runtimes: Node ${nodeV} (sites ${nodeBundle ? "from an esbuild bundle of src/cli.ts, as Node 20 cannot strip types" : "through tsx"}), Deno ${denoV}, Bun ${bunV}; stunnel ${stunnelBin ? stunnelVersion(stunnelBin) : "absent"}`);
+out(`- runtimes: Node ${nodeV} (sites ${nodeBundle ? "from the esbuild bundle of src/cli.ts that `skiff` runs on Node 20, which cannot strip types" : "through tsx"}), Deno ${denoV}, Bun ${bunV}; stunnel ${stunnelBin ? stunnelVersion(stunnelBin) : "absent"}`);
 out(`- command: npm run bench -- ${process.argv.slice(2).join(" ") || "(defaults)"}; ${runs} run(s) per figure, median (min-max)`);
 out(`- site configuration: defaults${windowSpec ? ` except spec.streamWindowBytes: ${Number(values.window)}` : ""}; links made with access tokens; every link runs SL1 (AES-256-GCM records)`);
 out(`- the load generator and the far-end servers are Node processes; every path's figures were measured in this run, interleaved run by run`);
