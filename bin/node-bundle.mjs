@@ -1,85 +1,100 @@
-// A bundle of Skiff's TypeScript sources for a Node that cannot strip types
-// (before 22.18), built with esbuild once per version of the sources and kept
-// under node_modules/.cache/skiff/.
+// One file-set of Skiff for Node: src/cli.ts and the packages it imports,
+// bundled by esbuild and kept under node_modules/.cache/skiff/ until one of
+// the files that went into it changes.
 //
-// Why not tsx: its loader hooks run on a thread of their own with a V8 heap of
-// its own, about 30 MB of RSS for as long as the site runs (docs/benchmarks.md);
-// a bundle costs nothing once built. tsx stays the fallback.
+// Why: Node before 22.18 cannot strip types, and tsx's loader hooks run on a
+// thread with a V8 heap of its own, about 30 MB of RSS for as long as a site
+// runs. Loading one bundle instead of some hundreds of modules saves another
+// 13-19 MB on every Node (docs/benchmarks.md).
 
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
-import { createRequire } from "node:module";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const SOURCES = path.join(ROOT, "src");
-const ENTRY = path.join(SOURCES, "cli.ts");
-// Inside node_modules, so that the bundle's imports of packages resolve as the sources' do.
+// Inside node_modules, so that what stays outside the bundle resolves as it does for the sources.
 const CACHE = path.join(ROOT, "node_modules", ".cache", "skiff");
+const MANIFEST = path.join(CACHE, "bundle.json");
 const DAY_MS = 24 * 60 * 60 * 1000;
+/** Native addons, which esbuild cannot bundle; ws loads them if they are there. */
+const EXTERNAL = ["bufferutil", "utf-8-validate"];
 
-/** Every source file's path, size and modification time: a new key whenever a source changes. */
-function sourcesKey(esbuildVersion) {
-  const hash = createHash("sha256").update(`esbuild ${esbuildVersion}\n`);
-  const walk = (dir) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-      const file = path.join(dir, entry.name);
-      if (entry.isDirectory()) walk(file);
-      else {
-        const { size, mtimeMs } = statSync(file);
-        hash.update(`${path.relative(SOURCES, file)} ${size} ${mtimeMs}\n`);
-      }
-    }
-  };
-  walk(SOURCES);
-  return hash.digest("hex").slice(0, 16);
+/** What a file looks like now, to tell whether it changed since a build. */
+function fingerprint(file) {
+  try {
+    const { size, mtimeMs } = statSync(file);
+    return `${size}:${mtimeMs}`;
+  } catch {
+    return "missing";
+  }
+}
+
+/** The last build, if no file that went into it has changed since. */
+function currentBuild() {
+  let manifest;
+  try {
+    manifest = JSON.parse(readFileSync(MANIFEST, "utf8"));
+  } catch {
+    return undefined;
+  }
+  const entry = path.join(CACHE, manifest.dir, "cli.mjs");
+  if (!existsSync(entry)) return undefined;
+  for (const [file, seen] of Object.entries(manifest.inputs)) {
+    if (fingerprint(path.join(ROOT, file)) !== seen) return undefined;
+  }
+  return entry;
 }
 
 /**
- * The path of the bundled src/cli.ts, building it first if this version of
- * the sources has none yet. Throws when esbuild is missing or the cache
- * cannot be written (a read-only install); the caller falls back to tsx.
+ * The path of the bundled src/cli.ts, built first when there is none or a
+ * file that went into it has changed. Throws when esbuild is missing or the
+ * cache cannot be written (a read-only install); the caller falls back.
  */
 export async function nodeBundle() {
-  // The version from package.json: esbuild itself is loaded only to build.
-  const key = sourcesKey(createRequire(import.meta.url)("esbuild/package.json").version);
-  const dir = path.join(CACHE, key);
-  const entry = path.join(dir, "cli.mjs");
-  if (existsSync(entry)) return entry;
+  const current = currentBuild();
+  if (current !== undefined) return current;
 
-  // Build beside the final place and rename: sites started at the same moment
-  // never import a half-written bundle.
-  const building = `${dir}.${process.pid}.tmp`;
-  mkdirSync(CACHE, { recursive: true });
   const esbuild = await import("esbuild");
+  // A directory per build: a site started from an older one keeps its files.
+  const dir = `build-${Date.now()}-${randomBytes(4).toString("hex")}`;
+  mkdirSync(CACHE, { recursive: true });
+  let result;
   try {
-    await esbuild.build({
-      entryPoints: [ENTRY],
+    result = await esbuild.build({
+      absWorkingDir: ROOT,
+      entryPoints: ["src/cli.ts"],
       bundle: true,
       // Keeps the sources' dynamic imports and their order: src/cli.ts loads the platform before the rest.
       splitting: true,
       platform: "node",
       format: "esm",
       target: "node20",
-      packages: "external",
-      outdir: building,
+      external: EXTERNAL,
+      // Bundled CommonJS packages call require().
+      banner: { js: 'import { createRequire as __skiffRequire } from "node:module"; const require = __skiffRequire(import.meta.url);' },
+      outdir: path.join(CACHE, dir),
       outExtension: { ".js": ".mjs" },
+      metafile: true,
       logLevel: "warning",
     });
-    try {
-      renameSync(building, dir);
-    } catch (error) {
-      if (!existsSync(entry)) throw error; // another site renamed its own build first
-    }
   } finally {
-    rmSync(building, { recursive: true, force: true });
     await esbuild.stop?.();
   }
-  // Builds of older sources go once they are a day old: a site started from one may still be running.
-  for (const old of readdirSync(CACHE)) {
-    const oldDir = path.join(CACHE, old);
-    if (old !== key && statSync(oldDir).mtimeMs < Date.now() - DAY_MS) rmSync(oldDir, { recursive: true, force: true });
+  const inputs = Object.fromEntries(Object.keys(result.metafile.inputs).map((file) => [file, fingerprint(path.join(ROOT, file))]));
+  // Written whole and renamed: a site starting now reads the old manifest or the new one.
+  const written = `${MANIFEST}.${randomBytes(4).toString("hex")}.tmp`;
+  writeFileSync(written, JSON.stringify({ dir, inputs }));
+  renameSync(written, MANIFEST);
+  removeOldBuilds(dir);
+  return path.join(CACHE, dir, "cli.mjs");
+}
+
+/** Builds other than `keep` go once they are a day old: a site started from one may still be running. */
+function removeOldBuilds(keep) {
+  for (const name of readdirSync(CACHE)) {
+    const file = path.join(CACHE, name);
+    if (name === keep || file === MANIFEST) continue;
+    if (statSync(file).mtimeMs < Date.now() - DAY_MS) rmSync(file, { recursive: true, force: true });
   }
-  return entry;
 }

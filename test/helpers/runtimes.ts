@@ -55,8 +55,10 @@ export function spawnScript(
   args: readonly string[] = [],
   options: SpawnOptions = {},
 ): ChildProcess {
-  const [command, ...prefix] = runtimeCommand(runtime);
-  return spawn(command, [...prefix, path.resolve(REPO_ROOT, script), ...args], {
+  // On Node, Skiff itself starts as a user's `skiff` does: bin/skiff.mjs, which runs the bundle.
+  const asSkiff = runtime === "node" && script === "src/cli.ts";
+  const [command, ...prefix] = asSkiff ? [process.execPath] : runtimeCommand(runtime);
+  return spawn(command, [...prefix, path.resolve(REPO_ROOT, asSkiff ? "bin/skiff.mjs" : script), ...args], {
     cwd: REPO_ROOT,
     stdio: ["ignore", "pipe", "pipe"],
     ...options,
