@@ -69,7 +69,6 @@ export async function nodeBundle() {
       splitting: true,
       platform: "node",
       format: "esm",
-      target: "node20",
       external: EXTERNAL,
       // Bundled CommonJS packages call require().
       banner: { js: 'import { createRequire as __skiffRequire } from "node:module"; const require = __skiffRequire(import.meta.url);' },
@@ -81,7 +80,9 @@ export async function nodeBundle() {
   } finally {
     await esbuild.stop?.();
   }
-  const inputs = Object.fromEntries(Object.keys(result.metafile.inputs).map((file) => [file, fingerprint(path.join(ROOT, file))]));
+  // This file too: how the bundle is built is part of what it is.
+  const files = [...Object.keys(result.metafile.inputs), path.relative(ROOT, fileURLToPath(import.meta.url))];
+  const inputs = Object.fromEntries(files.map((file) => [file, fingerprint(path.join(ROOT, file))]));
   // Written whole and renamed: a site starting now reads the old manifest or the new one.
   const written = `${MANIFEST}.${randomBytes(4).toString("hex")}.tmp`;
   writeFileSync(written, JSON.stringify({ dir, inputs }));
