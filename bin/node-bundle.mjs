@@ -15,7 +15,6 @@ import { fileURLToPath } from "node:url";
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 // Inside node_modules, so that what stays outside the bundle resolves as it does for the sources.
 const CACHE = path.join(ROOT, "node_modules", ".cache", "skiff");
-const MANIFEST = path.join(CACHE, "bundle.json");
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** Native addons, which esbuild cannot bundle; ws loads them if they are there. */
 const EXTERNAL = ["bufferutil", "utf-8-validate"];
@@ -31,14 +30,14 @@ function fingerprint(file) {
 }
 
 /** The last build, if no file that went into it has changed since. */
-function currentBuild() {
+function currentBuild(cache) {
   let manifest;
   try {
-    manifest = JSON.parse(readFileSync(MANIFEST, "utf8"));
+    manifest = JSON.parse(readFileSync(path.join(cache, "bundle.json"), "utf8"));
   } catch {
     return undefined;
   }
-  const entry = path.join(CACHE, manifest.dir, "cli.mjs");
+  const entry = path.join(cache, manifest.dir, "cli.mjs");
   if (!existsSync(entry)) return undefined;
   for (const [file, seen] of Object.entries(manifest.inputs)) {
     if (fingerprint(path.join(ROOT, file)) !== seen) return undefined;
@@ -50,15 +49,16 @@ function currentBuild() {
  * The path of the bundled src/cli.ts, built first when there is none or a
  * file that went into it has changed. Throws when esbuild is missing or the
  * cache cannot be written (a read-only install); the caller falls back.
+ * `cache` is for tests, which must not disturb the sites of other tests.
  */
-export async function nodeBundle() {
-  const current = currentBuild();
+export async function nodeBundle({ cache = CACHE } = {}) {
+  const current = currentBuild(cache);
   if (current !== undefined) return current;
 
   const esbuild = await import("esbuild");
   // A directory per build: a site started from an older one keeps its files.
   const dir = `build-${Date.now()}-${randomBytes(4).toString("hex")}`;
-  mkdirSync(CACHE, { recursive: true });
+  mkdirSync(cache, { recursive: true });
   let result;
   try {
     result = await esbuild.build({
@@ -72,7 +72,7 @@ export async function nodeBundle() {
       external: EXTERNAL,
       // Bundled CommonJS packages call require().
       banner: { js: 'import { createRequire as __skiffRequire } from "node:module"; const require = __skiffRequire(import.meta.url);' },
-      outdir: path.join(CACHE, dir),
+      outdir: path.join(cache, dir),
       outExtension: { ".js": ".mjs" },
       metafile: true,
       logLevel: "warning",
@@ -84,18 +84,19 @@ export async function nodeBundle() {
   const files = [...Object.keys(result.metafile.inputs), path.relative(ROOT, fileURLToPath(import.meta.url))];
   const inputs = Object.fromEntries(files.map((file) => [file, fingerprint(path.join(ROOT, file))]));
   // Written whole and renamed: a site starting now reads the old manifest or the new one.
-  const written = `${MANIFEST}.${randomBytes(4).toString("hex")}.tmp`;
+  const manifest = path.join(cache, "bundle.json");
+  const written = `${manifest}.${randomBytes(4).toString("hex")}.tmp`;
   writeFileSync(written, JSON.stringify({ dir, inputs }));
-  renameSync(written, MANIFEST);
-  removeOldBuilds(dir);
-  return path.join(CACHE, dir, "cli.mjs");
+  renameSync(written, manifest);
+  removeOldBuilds(cache, dir);
+  return path.join(cache, dir, "cli.mjs");
 }
 
 /** Builds other than `keep` go once they are a day old: a site started from one may still be running. */
-function removeOldBuilds(keep) {
-  for (const name of readdirSync(CACHE)) {
-    const file = path.join(CACHE, name);
-    if (name === keep || file === MANIFEST) continue;
+function removeOldBuilds(cache, keep) {
+  for (const name of readdirSync(cache)) {
+    const file = path.join(cache, name);
+    if (name === keep || name === "bundle.json") continue;
     if (statSync(file).mtimeMs < Date.now() - DAY_MS) rmSync(file, { recursive: true, force: true });
   }
 }

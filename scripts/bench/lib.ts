@@ -175,9 +175,5 @@ export async function startChain(plan: ChainPlan): Promise<Chain> {
   }
 }
 
-/**
- * The bundle of src/cli.ts that `skiff` runs on Node before 22.18
- * (bin/node-bundle.mjs), so the bench measures Node sites as a Node 20
- * deployment runs them.
- */
+/** The bundle of src/cli.ts that `skiff` runs on Node (bin/node-bundle.mjs): the bench measures Node sites as users run them. */
 export { nodeBundle } from "../../bin/node-bundle.mjs";

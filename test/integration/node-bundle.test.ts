@@ -15,11 +15,15 @@ import { siteYaml } from "../helpers/sites.ts";
 
 const run = promisify(execFile);
 const { version } = JSON.parse(readFileSync(path.join(REPO_ROOT, "package.json"), "utf8")) as { version: string };
-const manifestFile = path.join(REPO_ROOT, "node_modules", ".cache", "skiff", "bundle.json");
 
 describe("the Node bundle", () => {
   const dir = mkdtempSync(path.join(tmpdir(), "skiff-bundle-"));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  // A cache of the tests' own for the rebuild below: other tests' sites use the default one meanwhile.
+  const cache = mkdtempSync(path.join(REPO_ROOT, "node_modules", ".cache", "skiff-test-"));
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(cache, { recursive: true, force: true });
+  });
 
   it("is built under node_modules/.cache/skiff and reused while its files stay the same", async () => {
     const entry = await nodeBundle();
@@ -30,16 +34,17 @@ describe("the Node bundle", () => {
   });
 
   it("takes in the sources and the packages they import, and is built again when one of them changes", async () => {
-    const entry = await nodeBundle();
+    const entry = await nodeBundle({ cache });
+    const manifestFile = path.join(cache, "bundle.json");
     const manifest = JSON.parse(readFileSync(manifestFile, "utf8")) as { dir: string; inputs: Record<string, string> };
     const inputs = Object.keys(manifest.inputs);
     expect(inputs).toContain("src/cli.ts");
     expect(inputs.some((file) => file.includes("node_modules/@peculiar/x509/"))).toBe(true);
     // As if src/cli.ts had been edited since the build.
     writeFileSync(manifestFile, JSON.stringify({ ...manifest, inputs: { ...manifest.inputs, "src/cli.ts": "0:0" } }));
-    const rebuilt = await nodeBundle();
+    const rebuilt = await nodeBundle({ cache });
     expect(rebuilt).not.toBe(entry);
-    expect(await nodeBundle()).toBe(rebuilt);
+    expect(await nodeBundle({ cache })).toBe(rebuilt);
   });
 
   it("runs the command line as the sources do", async () => {
