@@ -45,7 +45,6 @@ async function hmac(key: Uint8Array, data: Uint8Array): Promise<Uint8Array> {
   return new Uint8Array(await subtle.sign("HMAC", k, bufferSource(data)));
 }
 
-
 function lengthPrefixed(bytes: Uint8Array): Uint8Array {
   return concatBytes(Uint8Array.of(bytes.byteLength >>> 8, bytes.byteLength & 0xff), bytes);
 }

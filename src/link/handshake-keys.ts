@@ -21,7 +21,6 @@ export function bufferSource(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   return bytes as Uint8Array<ArrayBuffer>;
 }
 
-
 export async function sha256(data: Uint8Array): Promise<Uint8Array> {
   return new Uint8Array(await subtle.digest("SHA-256", bufferSource(data)));
 }

@@ -29,6 +29,10 @@ export class NodeWebSocketConn implements WebSocketConn {
   #open = false;
   #closed = false;
   #drain: DrainWaiters;
+  /** The TCP (or TLS) socket under the WebSocket, once opened. */
+  #socket: Duplex | undefined;
+  /** The socket is corked until the end of this tick (see send()). */
+  #corked = false;
 
   /** Listens at once, so nothing that arrives right after the 101 is missed; call `opened()` on 'open'. */
   constructor(ws: WebSocket, handlers: WebSocketHandlers) {
@@ -59,10 +63,6 @@ export class NodeWebSocketConn implements WebSocketConn {
   }
 
   /** The handshake completed on `socket` (a net.Socket or tls.TLSSocket); its 'drain' wakes waiters early. */
-  #socket: Duplex | undefined;
-  /** The socket is corked until the end of this tick (see send()). */
-  #corked = false;
-
   opened(socket: Duplex | undefined): void {
     this.#socket = socket;
     this.#open = true;
