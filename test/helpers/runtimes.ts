@@ -13,6 +13,13 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 
 const ALL: readonly RuntimeName[] = ["node", "deno", "bun"];
 
+/**
+ * The V8 flag the README gives for Deno sites: semispaces of 1 MiB, so the
+ * buffers of each record die in a young generation that is collected often
+ * and cheaply (docs/benchmarks.md, "Deno's young generation").
+ */
+export const DENO_YOUNG_GENERATION = "--v8-flags=--max-semi-space-size=1";
+
 function bin(name: string): string {
   return path.join(REPO_ROOT, "node_modules", ".bin", name);
 }
@@ -20,7 +27,7 @@ function bin(name: string): string {
 /**
  * The argv prefix that runs a .ts file on `runtime`; append the script and its arguments.
  * - node: this Node with tsx (Node 20 has no type stripping).
- * - deno: the npm `deno` binary, all permissions.
+ * - deno: the npm `deno` binary, all permissions, and the young generation the README recommends.
  * - bun: the npm `bun` binary.
  */
 export function runtimeCommand(runtime: RuntimeName): string[] {
@@ -28,7 +35,7 @@ export function runtimeCommand(runtime: RuntimeName): string[] {
     case "node":
       return [process.execPath, "--import", "tsx"];
     case "deno":
-      return [bin("deno"), "run", "-A"];
+      return [bin("deno"), "run", "-A", DENO_YOUNG_GENERATION];
     case "bun":
       return [bin("bun")];
   }
