@@ -5,7 +5,7 @@
 
 import { parseArgs } from "node:util";
 import { nodeBundle, GiB, MiB, type Runtime, retry, startChain } from "./lib.ts";
-import { bulk, connectionRate, cpuSeconds, cpuSecondsByThread, ioCounts, minorFaults } from "./load.ts";
+import { bulk, connectionRate, cpuSeconds, cpuSecondsByThread, minorFaults } from "./load.ts";
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { ROOT } from "./lib.ts";
@@ -24,7 +24,6 @@ const { values } = parseArgs({
     connections: { type: "string", default: "0" },
     "node-bundle": { type: "boolean", default: true },
     threads: { type: "boolean", default: false },
-    syscalls: { type: "boolean", default: false },
     "gc-count": { type: "boolean", default: false },
     "pause-s": { type: "string", default: "0" },
   },
@@ -55,18 +54,9 @@ try {
     const cpu0 = chain.pids.map(cpuSeconds);
     const threads0 = chain.pids.map(cpuSecondsByThread);
     const faults0 = chain.pids.map(minorFaults);
-    const io0 = chain.pids.map(ioCounts);
     const speed = await bulk(chain.ports.bulk!, size, Number(values.streams));
     const cpu = chain.pids.map((p, i) => (cpuSeconds(p) - cpu0[i]!) / (size / GiB));
     process.stdout.write(`${chainRuntimes.join(">")}: ${speed.toFixed(0)} MiB/s, site CPU s/GiB ${cpu.map((c) => c.toFixed(2)).join(" / ")}\n`);
-    if (values.syscalls) {
-      const perRecord = (n: number) => (n / (size / 65536)).toFixed(2);
-      const text = chain.pids.map((pid, i) => {
-        const io = ioCounts(pid);
-        return `site ${i} reads ${perRecord(io.reads - io0[i]!.reads)}, writes ${perRecord(io.writes - io0[i]!.writes)}`;
-      });
-      process.stdout.write(`  system calls per 64 KiB moved: ${text.join("; ")}\n`);
-    }
     if (values.threads) {
       chain.pids.forEach((pid, i) => {
         const parts = [...cpuSecondsByThread(pid)]

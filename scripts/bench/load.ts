@@ -196,16 +196,6 @@ export function minorFaults(pid: number): number {
 }
 
 /** Resident set size of `pid` in bytes. */
-/** Read and write system calls a process has made so far (/proc/PID/io: syscr, syscw). */
-export function ioCounts(pid: number): { reads: number; writes: number } {
-  try {
-    const io = readFileSync(`/proc/${pid}/io`, "utf8");
-    return { reads: Number(/syscr: (\d+)/.exec(io)?.[1] ?? 0), writes: Number(/syscw: (\d+)/.exec(io)?.[1] ?? 0) };
-  } catch {
-    return { reads: 0, writes: 0 };
-  }
-}
-
 export function rss(pid: number): number {
   try {
     const status = readFileSync(`/proc/${pid}/status`, "utf8");
