@@ -8,11 +8,7 @@
 // AES-GCM (docs/benchmarks.md, "Node's full-collection mode"). Buffers that go
 // round a pool are allocated once.
 
-/** The pool's timer must not keep a process alive: Node and Bun timers have unref(), Deno's are numbers. */
-function unrefTimer(timer: ReturnType<typeof setInterval>): void {
-  if (typeof timer === "object" && timer !== null && "unref" in timer) (timer as { unref(): void }).unref();
-  else (globalThis as { Deno?: { unrefTimer(id: number): void } }).Deno?.unrefTimer(timer as unknown as number);
-}
+import { unrefTimer } from "./common.ts";
 
 export interface BufferPoolOptions {
   /** Bytes in every buffer. */

@@ -1,7 +1,13 @@
 // Runtime-free helpers shared by the platform adapters: error wording for failed
-// connections and the bookkeeping behind `WebSocketConn.waitForDrain`.
+// connections, the bookkeeping behind `WebSocketConn.waitForDrain`, unref'd timers.
 
 import type { WebSocketHandlers } from "./types.ts";
+
+/** Let a timer run without keeping the process alive: Node and Bun timers have unref(), Deno's are numbers. */
+export function unrefTimer(timer: ReturnType<typeof setInterval>): void {
+  if (typeof timer === "object" && timer !== null && "unref" in timer) (timer as { unref(): void }).unref();
+  else (globalThis as { Deno?: { unrefTimer(id: number): void } }).Deno?.unrefTimer(timer as unknown as number);
+}
 
 /** Reasons people read, by the error codes Node, Deno and Bun report for sockets. */
 const reasonByCode: Record<string, string> = {

@@ -15,6 +15,7 @@ import { fileOps } from "./files.ts";
 import { fetchHttpRequest } from "./http-fetch.ts";
 import { dialTcp, listenTcp } from "./tcp-deno.ts";
 import { WebWebSocketConn } from "./ws-web.ts";
+import { loadMallocTrim, trimPeriodically } from "./memory-trim-deno.ts";
 
 
 async function serveHttp(options: ServeHttpOptions): Promise<HttpServer> {
@@ -156,6 +157,9 @@ function writeAll(target: { writeSync(data: Uint8Array): number }, text: string)
 }
 
 export function createDenoPlatform(): Platform {
+  // After a burst glibc keeps freed buffers; give them back (memory-trim-deno.ts).
+  const trim = loadMallocTrim();
+  if (trim !== undefined) trimPeriodically(trim);
   return {
     runtime: "deno",
     version: Deno.version.deno,
