@@ -16,6 +16,7 @@ import { fetchHttpRequest } from "./http-fetch.ts";
 import { dialTcp, listenTcp } from "./tcp-deno.ts";
 import { WebWebSocketConn } from "./ws-web.ts";
 import { loadMallocTrim, trimPeriodically } from "./memory-trim-deno.ts";
+import { noDelayTowards } from "./nodelay-deno.ts";
 
 
 async function serveHttp(options: ServeHttpOptions): Promise<HttpServer> {
@@ -88,6 +89,12 @@ async function serveHttp(options: ServeHttpOptions): Promise<HttpServer> {
   };
 }
 
+/** The TCP port a ws:// or wss:// URL connects to. */
+function portOf(url: string): number {
+  const parsed = new URL(url);
+  return Number(parsed.port) || (parsed.protocol === "wss:" ? 443 : 80);
+}
+
 function connectWebSocket(url: string, options: ConnectWebSocketOptions): Promise<WebSocketConn> {
   return new Promise((resolve, reject) => {
     // A private CA is trusted per connection through an HTTP client (runtime-feasibility.md section 2).
@@ -133,6 +140,8 @@ function connectWebSocket(url: string, options: ConnectWebSocketOptions): Promis
         if (settled) return conn.close();
         settled = true;
         clearTimeout(timer);
+        // Deno's client leaves Nagle's algorithm on for the link (nodelay-deno.ts).
+        noDelayTowards(portOf(url));
         resolve(conn);
       },
       // e.g. "NetworkError: failed to connect to WebSocket: Invalid status code: 403"

@@ -6,35 +6,21 @@
 // held 201 MiB right after 1 GiB on 8 streams and still 152 MiB 40 s later,
 // against 84 MiB before the burst. With malloc_trim(0) every 10 s it was back
 // at 84 MiB 40 s later (docs/benchmarks.md, "Memory after a burst"). One call
-// took 0.1-0.3 ms with nothing to give back and up to 5.5 ms with 85 MiB.
+// took 0.06-0.4 ms with nothing to give back and 5.5 ms giving back 85 MiB.
 //
-// malloc_trim is glibc's, reached through Deno's FFI: Linux with glibc and
-// FFI permission (`deno run -A` or --allow-ffi). Elsewhere the site runs
-// without it.
+// malloc_trim is glibc's, reached through Deno's FFI (libc-deno.ts): Linux
+// with glibc and FFI permission. Elsewhere the site runs without it.
 
 import { unrefTimer } from "./common.ts";
+import { libc } from "./libc-deno.ts";
 
 /** How often freed memory is given back. */
 export const TRIM_INTERVAL_MS = 10_000;
 
-interface DenoFfi {
-  build: { os: string };
-  dlopen(path: string, symbols: { malloc_trim: { parameters: ["usize"]; result: "i32" } }): {
-    symbols: { malloc_trim(pad: number | bigint): number };
-  };
-}
-
-/** glibc's malloc_trim(0) as a function, or undefined where it cannot be loaded. */
+/** glibc's malloc_trim(0) as a function, or undefined where it cannot be loaded (libc-deno.ts). */
 export function loadMallocTrim(): (() => void) | undefined {
-  const deno = (globalThis as unknown as { Deno: DenoFfi }).Deno;
-  if (deno.build.os !== "linux") return undefined;
-  try {
-    const { symbols } = deno.dlopen("libc.so.6", { malloc_trim: { parameters: ["usize"], result: "i32" } });
-    return () => void symbols.malloc_trim(0);
-  } catch {
-    // No FFI permission, or a C library other than glibc (musl has no malloc_trim).
-    return undefined;
-  }
+  const c = libc();
+  return c === undefined ? undefined : () => void c.malloc_trim(0);
 }
 
 /**
