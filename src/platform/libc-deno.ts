@@ -19,6 +19,7 @@ export interface Libc {
 
 interface DenoFfi {
   build: { os: string };
+  permissions: { querySync(descriptor: { name: "ffi" }): { state: string } };
   dlopen(path: string, symbols: typeof SYMBOLS): { symbols: Libc };
 }
 
@@ -29,7 +30,9 @@ export function libc(): Libc | undefined {
   if (loaded === undefined) {
     const deno = (globalThis as unknown as { Deno: DenoFfi }).Deno;
     try {
-      loaded = deno.build.os === "linux" ? deno.dlopen("libc.so.6", SYMBOLS).symbols : null;
+      // Asked first, so that a site without FFI permission is not prompted for it: these are optional.
+      const permitted = deno.permissions.querySync({ name: "ffi" }).state === "granted";
+      loaded = deno.build.os === "linux" && permitted ? deno.dlopen("libc.so.6", SYMBOLS).symbols : null;
     } catch {
       // No FFI permission, or a C library other than glibc (musl has no malloc_trim).
       loaded = null;

@@ -22,11 +22,11 @@ const AF_INET = 2;
 const AF_INET6 = 10;
 
 interface DenoFs {
+  permissions: { querySync(descriptor: { name: "read"; path: string }): { state: string } };
   readDirSync(path: string): Iterable<{ name: string }>;
-  readLinkSync(path: string): string;
 }
 
-/** The remote port of socket `fd`, or undefined when it is not a connected IPv4 or IPv6 socket. */
+/** The remote port of descriptor `fd`, or undefined when it is not a connected IPv4 or IPv6 socket. */
 function peerPort(getpeername: (fd: number, address: Uint8Array, length: Uint8Array) => number, fd: number): number | undefined {
   const address = new Uint8Array(128);
   const length = new Uint8Array(new Uint32Array([address.byteLength]).buffer);
@@ -45,21 +45,18 @@ export function noDelayTowards(port: number): number | undefined {
   const c = libc();
   if (c === undefined) return undefined;
   const deno = (globalThis as unknown as { Deno: DenoFs }).Deno;
-  const on = new Uint8Array(new Int32Array([1]).buffer);
-  let set = 0;
   let entries: Iterable<{ name: string }>;
   try {
+    if (deno.permissions.querySync({ name: "read", path: "/proc/self/fd" }).state !== "granted") return undefined;
     entries = deno.readDirSync("/proc/self/fd");
   } catch {
-    return undefined; // no /proc, or no read permission
+    return undefined; // no /proc
   }
+  const on = new Uint8Array(new Int32Array([1]).buffer);
+  let set = 0;
+  // getpeername fails on anything but a connected socket (files, pipes, listeners, closed ones).
   for (const { name } of entries) {
     const fd = Number(name);
-    try {
-      if (!deno.readLinkSync(`/proc/self/fd/${name}`).startsWith("socket:")) continue;
-    } catch {
-      continue; // closed since the directory was read
-    }
     if (peerPort(c.getpeername, fd) !== port) continue;
     if (c.setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, on, on.byteLength) === 0) set++;
   }
