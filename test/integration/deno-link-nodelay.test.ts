@@ -4,9 +4,10 @@
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { REPO_ROOT, RUNTIMES } from "../helpers/runtimes.ts";
+import { REPO_ROOT, RUNTIMES, runtimeCommand } from "../helpers/runtimes.ts";
 
-const deno = path.join(REPO_ROOT, "node_modules", ".bin", "deno");
+/** The Deno binary that npm installed, without the site flags. */
+const [deno] = runtimeCommand("deno") as [string, ...string[]];
 const module = "file://" + path.join(REPO_ROOT, "src", "platform", "nodelay-deno.ts");
 
 // A WebSocket from Deno's client to a Deno.serve server in the same process; prints

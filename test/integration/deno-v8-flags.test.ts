@@ -7,10 +7,11 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { DENO_V8_FLAGS, REPO_ROOT, RUNTIMES } from "../helpers/runtimes.ts";
+import { DENO_V8_FLAGS, REPO_ROOT, RUNTIMES, runtimeCommand } from "../helpers/runtimes.ts";
 
 const run = promisify(execFile);
-const deno = path.join(REPO_ROOT, "node_modules", ".bin", "deno");
+/** The Deno binary that npm installed, without the site flags. */
+const [deno] = runtimeCommand("deno") as [string, ...string[]];
 
 /** V8's heap size limit in a Deno process started with `flags`; it includes the young generation's maximum. */
 async function heapSizeLimit(flags: string[]): Promise<number> {
