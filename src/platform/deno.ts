@@ -18,7 +18,6 @@ import { WebWebSocketConn } from "./ws-web.ts";
 import { loadMallocTrim, trimPeriodically } from "./memory-trim-deno.ts";
 import { noDelayTowards } from "./nodelay-deno.ts";
 
-
 async function serveHttp(options: ServeHttpOptions): Promise<HttpServer> {
   const open = new OpenSockets<WebWebSocketConn>();
   let closing = false;

@@ -5,6 +5,7 @@ import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process"
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { RuntimeName } from "../../src/platform/types.ts";
+import { HEAP_GROWING_PERCENT } from "../../src/platform/v8-heap-node.ts";
 
 export type { RuntimeName };
 
@@ -20,7 +21,7 @@ const ALL: readonly RuntimeName[] = ["node", "deno", "bun"];
  * themselves (docs/benchmarks.md, "Deno's V8 flags"). Deno reads V8 flags
  * only from its command line.
  */
-export const DENO_V8_FLAGS = "--v8-flags=--max-semi-space-size=1,--heap-growing-percent=300";
+export const DENO_V8_FLAGS = `--v8-flags=--max-semi-space-size=1,--heap-growing-percent=${HEAP_GROWING_PERCENT}`;
 
 function bin(name: string): string {
   return path.join(REPO_ROOT, "node_modules", ".bin", name);
