@@ -72,7 +72,7 @@ try {
     // With --flags=--trace-gc: how many collections of each kind each site ran.
     chain.sites.forEach((site, i) => {
       const kinds = new Map<string, number>();
-      for (const m of site.output.matchAll(/ms: (Scavenge|Mark-Compact|Mark-Sweep|Minor Mark-Sweep)\b/g)) kinds.set(m[1]!, (kinds.get(m[1]!) ?? 0) + 1);
+      for (const m of site.output.matchAll(/ms: (Scavenge|(?:Incremental )?Mark-Compact|Mark-Sweep|Minor Mark-Sweep)\b/g)) kinds.set(m[1]!, (kinds.get(m[1]!) ?? 0) + 1);
       process.stdout.write(`  site ${i} collections: ${[...kinds].map(([k, n]) => `${k} ${n}`).join(", ") || "none logged"}\n`);
     });
   }

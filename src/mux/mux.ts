@@ -74,6 +74,17 @@ function alignmentLead(picked: readonly QueuedFrame[]): number {
   return lead;
 }
 
+/**
+ * Data bytes queued for the link beyond which streams are asked to wait:
+ * write() returns false, and `drain` comes once the queue is down to half.
+ * Credit alone lets every stream queue its whole window here, and with 8
+ * streams a sending site held up to 32 MiB of TCP reads waiting for the
+ * link. Reads that wait that long outlive V8's young generation, and a Deno
+ * site sending 8 streams then spent 0.3-0.5 CPU-s/GiB in full collections
+ * (docs/benchmarks.md). The link's socket keeps its own few MiB in flight.
+ */
+export const QUEUED_DATA_HIGH_WATER = 2 * 1024 * 1024;
+
 /** Smallest piece a Data frame is split into to fill a message. */
 const MIN_SPLIT_BYTES = 512;
 /** In takeMessage() only: this payload continues the Data frame before it (no header of its own). */
@@ -108,6 +119,11 @@ export class Mux {
   #localStreams = 0;
   #aborted: string | undefined;
   #outputScheduled = false;
+  /** Payload bytes of the Data frames in #ordered. */
+  #queuedData = 0;
+  /** Streams told to wait while the queue was over QUEUED_DATA_HIGH_WATER, in the order they were told. */
+  readonly #waitingForRoom = new Set<MuxStream>();
+  #roomScheduled = false;
   /** Scratch list for takeMessage(), reused. */
   readonly #picked: QueuedFrame[] = [];
   readonly counters: MuxCounters = { streamsOpened: 0, streamsAccepted: 0, streamsRefused: 0, bytesSent: 0, bytesReceived: 0 };
@@ -163,6 +179,11 @@ export class Mux {
     this.#scheduleOutput();
   }
 
+  /** Data bytes queued for the link and not yet taken by takeMessage(). */
+  get queuedDataBytes(): number {
+    return this.#queuedData;
+  }
+
   /** True while frames are waiting for takeMessage(). */
   get hasOutput(): boolean {
     return this.#urgent.size > 0 || this.#ordered.size > 0;
@@ -186,6 +207,7 @@ export class Mux {
       for (let next = queue.peek(); next !== undefined; next = queue.peek()) {
         if (next.stream !== undefined && next.stream.resetSent && next.type !== FrameType.Reset) {
           queue.shift();
+          if (next.type === FrameType.Data) this.#queuedData -= next.payload.byteLength;
           continue;
         }
         const extends_ = next.type === FrameType.Data && lastData === next.streamId;
@@ -196,6 +218,7 @@ export class Mux {
           if (next.type !== FrameType.Data || room < MIN_SPLIT_BYTES) break;
           const piece: QueuedFrame = { type: next.type, stream: next.stream, streamId: next.streamId, payload: next.payload.subarray(0, room) };
           next.payload = next.payload.subarray(room);
+          this.#queuedData -= room;
           if (extends_) picked.push({ ...piece, type: CONTINUATION });
           else picked.push(piece);
           size += overhead + room;
@@ -204,7 +227,10 @@ export class Mux {
         queue.shift();
         if (extends_) picked.push({ ...next, type: CONTINUATION });
         else picked.push(next);
-        lastData = next.type === FrameType.Data ? next.streamId : -1;
+        if (next.type === FrameType.Data) {
+          this.#queuedData -= next.payload.byteLength;
+          lastData = next.streamId;
+        } else lastData = -1;
         size += overhead + next.payload.byteLength;
       }
       if (size >= maxBytes - 64) break;
@@ -230,6 +256,7 @@ export class Mux {
       if (frame.type === FrameType.Data) this.counters.bytesSent += frame.payload.byteLength;
     }
     picked.length = 0;
+    if (this.#waitingForRoom.size > 0 && this.#queuedData <= QUEUED_DATA_HIGH_WATER / 2) this.#scheduleRoom();
     return message;
   }
 
@@ -245,6 +272,8 @@ export class Mux {
     this.#aborted = reason;
     this.#urgent.clear();
     this.#ordered.clear();
+    this.#queuedData = 0;
+    this.#waitingForRoom.clear();
     const streams = [...this.#streams.values()];
     this.#streams.clear();
     for (const stream of streams) stream.resetLocally(ResetCode.LinkLost, `link lost: ${reason}`);
@@ -256,11 +285,23 @@ export class Mux {
   enqueue(type: FrameType, stream: MuxStream, payload: Uint8Array, urgent: boolean): void {
     if (this.#aborted !== undefined) return;
     (urgent ? this.#urgent : this.#ordered).push({ type, stream, streamId: stream.id, payload });
+    if (type === FrameType.Data) this.#queuedData += payload.byteLength;
     this.#scheduleOutput();
+  }
+
+  /** @internal True while the link's queue is too full to take more data (QUEUED_DATA_HIGH_WATER). */
+  get congested(): boolean {
+    return this.#queuedData >= QUEUED_DATA_HIGH_WATER;
+  }
+
+  /** @internal `stream` waits for room in the link's queue; it hears of it through MuxStream.roomOnLink(). */
+  waitForRoom(stream: MuxStream): void {
+    this.#waitingForRoom.add(stream);
   }
 
   /** @internal */
   forget(stream: MuxStream): void {
+    this.#waitingForRoom.delete(stream);
     if (this.#streams.get(stream.id) !== stream) return;
     this.#streams.delete(stream.id);
     if (stream.locallyOpened) this.#localStreams--;
@@ -274,6 +315,22 @@ export class Mux {
     queueMicrotask(() => {
       this.#outputScheduled = false;
       if (this.hasOutput) this.#options.onOutput();
+    });
+  }
+
+  /**
+   * Tell the waiting streams there is room, after the current call: their
+   * drain handlers may write at once, and takeMessage() must have returned
+   * its message by then.
+   */
+  #scheduleRoom(): void {
+    if (this.#roomScheduled) return;
+    this.#roomScheduled = true;
+    queueMicrotask(() => {
+      this.#roomScheduled = false;
+      const waiting = [...this.#waitingForRoom];
+      this.#waitingForRoom.clear();
+      for (const stream of waiting) stream.roomOnLink();
     });
   }
 
@@ -459,7 +516,8 @@ export class MuxStream {
 
   /**
    * Send bytes. Returns false when the caller should wait for `drain`: the
-   * bytes were accepted, but the peer's window is used up.
+   * bytes were accepted, but the peer's window is used up or the link's
+   * queue is full (QUEUED_DATA_HIGH_WATER).
    */
   write(chunk: Uint8Array): boolean {
     if (this.#done || this.#endRequested) return false;
@@ -468,9 +526,11 @@ export class MuxStream {
       this.#pendingBytes += chunk.byteLength;
       this.#flush();
     }
-    const writable = this.#pendingBytes === 0 && this.#sendCredit > 0;
-    if (!writable) this.#needDrain = true;
-    return writable;
+    const hasCredit = this.#pendingBytes === 0 && this.#sendCredit > 0;
+    if (hasCredit && !this.#mux.congested) return true;
+    this.#needDrain = true;
+    if (hasCredit) this.#mux.waitForRoom(this);
+    return false;
   }
 
   /** Half-close: no more data from us. The peer can keep sending. */
@@ -594,6 +654,11 @@ export class MuxStream {
     if (this.#handlers !== undefined) this.#handlers.accepted?.();
   }
 
+  /** @internal The link's queue has room again (after waitForRoom). */
+  roomOnLink(): void {
+    if (!this.#done) this.#flush();
+  }
+
   /** @internal The stream ends without sending anything (peer reset, link lost). */
   resetLocally(code: number, reason: string): void {
     if (this.#done) return;
@@ -622,6 +687,10 @@ export class MuxStream {
       return;
     }
     if (this.#needDrain && this.#pendingBytes === 0 && this.#sendCredit > 0 && !this.#endRequested) {
+      if (this.#mux.congested) {
+        this.#mux.waitForRoom(this);
+        return;
+      }
       this.#needDrain = false;
       this.#handlers?.drain();
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { GROW_AFTER_WINDOWS, MAX_WINDOW_GROWTH, Mux, type MuxStream, type StreamHandlers } from "../../../src/mux/mux.ts";
+import { GROW_AFTER_WINDOWS, MAX_WINDOW_GROWTH, Mux, type MuxStream, QUEUED_DATA_HIGH_WATER, type StreamHandlers } from "../../../src/mux/mux.ts";
 import { encodeFrame, FrameType, encodeU32 } from "../../../src/protocol/frames.ts";
 import { encodeOpen, type Open, ResetCode } from "../../../src/protocol/messages.ts";
 import { ProtocolError } from "../../../src/errors.ts";
@@ -277,6 +277,92 @@ describe("Mux", () => {
     }
     // Compare as Buffers: element-wise deep equality on 8 MiB is needlessly slow.
     expect(Buffer.from(concat(atB.chunks)).equals(Buffer.from(data))).toBe(true);
+  });
+});
+
+describe("the link's queue", () => {
+  const CHUNK = 65536;
+  /** A pair whose windows are large enough that credit never stops a writer here. */
+  const roomy = () => pair({ window: 4 * QUEUED_DATA_HIGH_WATER });
+  /** Let the microtasks run that tell waiting streams of room. */
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+  /** Write CHUNKs until write() says wait; returns how many it took. */
+  const fill = (s: MuxStream) => {
+    let chunks = 1;
+    while (s.write(new Uint8Array(CHUNK))) chunks++;
+    return chunks;
+  };
+  /** Take messages (as the link's socket would) until at most `bytes` of data are queued. */
+  const takeDownTo = (mux: Mux, bytes: number) => {
+    while (mux.queuedDataBytes > bytes) mux.takeMessage();
+  };
+
+  it("asks a writer with credit left to wait once QUEUED_DATA_HIGH_WATER bytes are queued for the link", () => {
+    const { a } = roomy();
+    const s = a.openStream(open("k"));
+    recorder(s);
+    expect(fill(s)).toBe(QUEUED_DATA_HIGH_WATER / CHUNK);
+    expect(a.queuedDataBytes).toBe(QUEUED_DATA_HIGH_WATER);
+    expect(s.pendingBytes).toBe(0); // accepted and queued, not held back for credit
+  });
+
+  it("drains the writer only once the link has taken the queue down to half", async () => {
+    const { a } = roomy();
+    const s = a.openStream(open("k"));
+    const atA = recorder(s);
+    fill(s);
+    takeDownTo(a, QUEUED_DATA_HIGH_WATER / 2 + CHUNK);
+    await settle();
+    expect(atA.drains).toBe(0);
+    takeDownTo(a, QUEUED_DATA_HIGH_WATER / 2);
+    await settle();
+    expect(atA.drains).toBe(1);
+    expect(s.write(new Uint8Array(CHUNK))).toBe(true);
+  });
+
+  it("tells every stream that waited, in the order they were told to wait", async () => {
+    const { a } = roomy();
+    const order: string[] = [];
+    const streams = ["first", "second", "third"].map((name) => {
+      const s = a.openStream(open(name));
+      s.setHandlers({ data: () => {}, end: () => {}, drain: () => order.push(name), reset: () => {} });
+      return s;
+    });
+    fill(streams[0]!);
+    for (const s of streams.slice(1)) expect(s.write(new Uint8Array(CHUNK))).toBe(false);
+    takeDownTo(a, 0);
+    await settle();
+    expect(order).toEqual(["first", "second", "third"]);
+  });
+
+  it("keeps every byte a writer gives it past the mark, in order", () => {
+    const { a, accepted, pump } = roomy();
+    const s = a.openStream(open("k"));
+    recorder(s);
+    pump();
+    const atB = recorder(accepted[0]!.stream);
+    const data = new Uint8Array(QUEUED_DATA_HIGH_WATER + 5 * CHUNK);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 31) & 0xff;
+    for (let o = 0; o < data.length; o += CHUNK) s.write(data.subarray(o, o + CHUNK));
+    expect(a.queuedDataBytes).toBe(data.length);
+    pump();
+    expect(Buffer.from(concat(atB.chunks)).equals(Buffer.from(data))).toBe(true);
+    expect(a.queuedDataBytes).toBe(0);
+  });
+
+  it("does not drain a stream that was reset while it waited, and forgets its queued data", async () => {
+    const { a } = roomy();
+    const waiting = a.openStream(open("gone"));
+    const atWaiting = recorder(waiting);
+    const other = a.openStream(open("k"));
+    const atOther = recorder(other);
+    fill(other);
+    expect(waiting.write(new Uint8Array(CHUNK))).toBe(false);
+    waiting.reset(ResetCode.Cancelled, "client went away");
+    takeDownTo(a, 0);
+    await settle();
+    expect(atWaiting.drains).toBe(0);
+    expect(atOther.drains).toBe(1);
   });
 });
 
