@@ -8,14 +8,14 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { issueToken } from "../lib/token.ts";
-import { DENO_V8_FLAGS, runtimeCommand, type RuntimeName } from "../../test/helpers/runtimes.ts";
+import { DENO_SITE_FLAGS, runtimeCommand, type RuntimeName } from "../../test/helpers/runtimes.ts";
 import { bulk } from "./load.ts";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const MiB = 1024 * 1024;
 export const GiB = 1024 * MiB;
 export type Runtime = RuntimeName;
-export { DENO_V8_FLAGS, runtimeCommand };
+export { DENO_SITE_FLAGS, runtimeCommand };
 
 /** A TCP server that counts what it receives and, at the client's FIN, answers with the count. */
 export async function startSink(): Promise<{ port: number; close(): void }> {

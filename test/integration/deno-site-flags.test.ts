@@ -1,13 +1,15 @@
-// Deno sites take V8 flags on their command line (README, "Run a site"): the
+// Deno sites take their flags on the command line (README, "Run a site"): the
 // README, the example and the tests must give the same ones, and Deno must
-// accept them. A flag V8 no longer knows makes `deno run` exit before the site starts.
+// accept them. A flag Deno or V8 no longer knows makes `deno run` exit before
+// the site starts.
 
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { DENO_V8_FLAGS, REPO_ROOT, RUNTIMES, runtimeCommand } from "../helpers/runtimes.ts";
+import { DENO_SITE_FLAGS, DENO_V8_FLAGS, REPO_ROOT, RUNTIMES, runtimeCommand } from "../helpers/runtimes.ts";
+import { SKIFF_VERSION } from "../../src/site/site.ts";
 
 const run = promisify(execFile);
 /** The Deno binary that npm installed, without the site flags. */
@@ -20,15 +22,22 @@ async function heapSizeLimit(flags: string[]): Promise<number> {
   return Number(stdout.trim());
 }
 
-describe("Deno's V8 flags", () => {
+describe("Deno's site flags", () => {
   it("are the ones the README and the example start Deno sites with", () => {
     const readme = readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
     const example = readFileSync(path.join(REPO_ROOT, "scripts", "example.ts"), "utf8");
-    expect(readme).toContain(`deno run -A ${DENO_V8_FLAGS} src/cli.ts run --config site.yaml`);
-    expect(example).toContain(`"${DENO_V8_FLAGS}"`);
+    expect(readme).toContain(`deno run -A ${DENO_SITE_FLAGS.join(" ")} src/cli.ts run --config site.yaml`);
+    expect(example).toContain(`"-A", ${DENO_SITE_FLAGS.map((flag) => `"${flag}"`).join(", ")}, path.join(root, "src", "cli.ts")`);
   });
 
-  it.skipIf(!RUNTIMES.includes("deno"))("are accepted by Deno and shrink the young generation", async () => {
+  it.skipIf(!RUNTIMES.includes("deno"))("start Skiff's command line on Deno", async () => {
+    const [command, ...args] = runtimeCommand("deno");
+    expect(args).toEqual(["run", "-A", ...DENO_SITE_FLAGS]);
+    const { stdout } = await run(command!, [...args, "src/cli.ts", "--version"], { cwd: REPO_ROOT });
+    expect(stdout.trim()).toBe(SKIFF_VERSION);
+  });
+
+  it.skipIf(!RUNTIMES.includes("deno"))("shrink V8's young generation", async () => {
     const plain = await heapSizeLimit([]);
     const tuned = await heapSizeLimit([DENO_V8_FLAGS]);
     expect(Number.isFinite(plain) && Number.isFinite(tuned)).toBe(true);
