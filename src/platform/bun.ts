@@ -1,6 +1,7 @@
 // Skiff's platform on Bun: node:net for TCP, Bun.serve with its native WebSocket
 // server, the global WebSocket as client.
 
+import process from "node:process";
 import { rootCertificates } from "node:tls";
 import { fetchHttpRequest } from "./http-fetch.ts";
 import type {
@@ -14,6 +15,7 @@ import type {
 import { DrainWaiters, isHandlers, isWebSocketUpgrade, listenError, OpenSockets, textEncoder, webSocketError } from "./common.ts";
 import { fileOps } from "./files.ts";
 import { processOps } from "./process-node.ts";
+import { shrinkWhenQuiet } from "./shrink-when-quiet.ts";
 import { dialTcp, listenTcp } from "./tcp-node.ts";
 import { WebWebSocketConn } from "./ws-web.ts";
 
@@ -55,6 +57,8 @@ interface BunServeOptions {
 declare const Bun: {
   readonly version: string;
   serve(options: BunServeOptions): BunServer;
+  /** Frees what JavaScriptCore holds and does not use, the next time it is idle (bun-types). */
+  shrink?(): void;
 };
 
 interface SocketData {
@@ -254,6 +258,17 @@ function connectWebSocket(url: string, options: ConnectWebSocketOptions): Promis
 }
 
 export function createBunPlatform(): Platform {
+  // Give back what start-up and each burst left behind, once the site is quiet (shrink-when-quiet.ts).
+  const shrink = Bun.shrink;
+  if (typeof shrink === "function") {
+    shrinkWhenQuiet(
+      () => shrink.call(Bun),
+      () => {
+        const { user, system } = process.cpuUsage();
+        return user + system;
+      },
+    );
+  }
   return {
     runtime: "bun",
     version: Bun.version,

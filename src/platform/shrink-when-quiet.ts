@@ -1,0 +1,41 @@
+// Memory a site's JavaScript engine no longer needs, given back once the site
+// has gone quiet: after start-up, and again after each busy spell.
+//
+// Why: a Bun site keeps the compiled code of everything it ran at start
+// (configuration, certificates, the packages behind them) and the heap that
+// start-up grew. Bun.shrink() drops what is not in use, and an idle Bun pair
+// went from 76.1 / 76.5 to 68.9 / 69.3 MiB 30 s after start
+// (docs/benchmarks.md). It is not free: code that runs again is compiled
+// again, and shrinking every 2 s during a transfer cost a Bun link 15-30 % of
+// its throughput. So it runs only in a quiet interval, and once per quiet spell.
+
+import { unrefTimer } from "./common.ts";
+
+/** How often the site checks whether it has been quiet. */
+export const QUIET_CHECK_MS = 10_000;
+/** An interval counts as quiet when the process used less CPU than this share of one core in it. */
+export const QUIET_CPU_SHARE = 0.05;
+
+/**
+ * Call `shrink` at the end of every quiet interval that follows a busy one
+ * (or start-up), measuring activity as the process's CPU time
+ * (`cpuMicros`, in microseconds). Returns a function that stops it; the
+ * timer does not keep the process alive.
+ */
+export function shrinkWhenQuiet(shrink: () => void, cpuMicros: () => number, intervalMs = QUIET_CHECK_MS): () => void {
+  let cpuBefore = cpuMicros();
+  let shrunk = false;
+  const timer = setInterval(() => {
+    const cpu = cpuMicros();
+    const quiet = cpu - cpuBefore < intervalMs * 1000 * QUIET_CPU_SHARE;
+    if (!quiet) shrunk = false;
+    else if (!shrunk) {
+      shrunk = true;
+      shrink();
+    }
+    // Measured after shrink(), so its own CPU does not make the next interval look busy.
+    cpuBefore = cpuMicros();
+  }, intervalMs);
+  unrefTimer(timer);
+  return () => clearInterval(timer);
+}

@@ -1,0 +1,86 @@
+// A site gives back what its engine no longer needs once it has gone quiet,
+// once per quiet spell, and never while it is busy.
+
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { QUIET_CHECK_MS, QUIET_CPU_SHARE, shrinkWhenQuiet } from "../../../src/platform/shrink-when-quiet.ts";
+
+/** CPU microseconds one check interval holds when the process keeps `share` of a core busy. */
+const cpuFor = (share: number) => QUIET_CHECK_MS * 1000 * share;
+
+describe("shrinkWhenQuiet", () => {
+  let cpu: number;
+  let shrink: ReturnType<typeof vi.fn<() => void>>;
+  let stop: () => void;
+  /** One check interval in which the process used `share` of a core. */
+  const interval = (share: number) => {
+    cpu += cpuFor(share);
+    vi.advanceTimersByTime(QUIET_CHECK_MS);
+  };
+
+  beforeEach(() => {
+    vi.useFakeTimers();
+    cpu = 0;
+    shrink = vi.fn<() => void>();
+    stop = shrinkWhenQuiet(shrink, () => cpu);
+  });
+
+  afterEach(() => {
+    stop();
+    vi.useRealTimers();
+  });
+
+  it("shrinks at the end of the first quiet interval after start-up, and only once while the site stays quiet", () => {
+    interval(0.5); // start-up
+    expect(shrink).not.toHaveBeenCalled();
+    interval(0.001);
+    expect(shrink).toHaveBeenCalledTimes(1);
+    for (let i = 0; i < 10; i++) interval(0.001);
+    expect(shrink).toHaveBeenCalledTimes(1);
+  });
+
+  it("never shrinks while the site is busy", () => {
+    for (let i = 0; i < 10; i++) interval(0.9);
+    expect(shrink).not.toHaveBeenCalled();
+  });
+
+  it("shrinks again once a busy spell is over", () => {
+    interval(0);
+    interval(0.8);
+    interval(0.8);
+    expect(shrink).toHaveBeenCalledTimes(1);
+    interval(0);
+    expect(shrink).toHaveBeenCalledTimes(2);
+  });
+
+  it(`counts an interval as quiet below ${QUIET_CPU_SHARE * 100} % of a core`, () => {
+    interval(QUIET_CPU_SHARE);
+    expect(shrink).not.toHaveBeenCalled();
+    interval(QUIET_CPU_SHARE * 0.99);
+    expect(shrink).toHaveBeenCalledTimes(1);
+  });
+
+  it("does not count the CPU that shrinking itself takes against the next interval", () => {
+    shrink.mockImplementation(() => {
+      cpu += cpuFor(0.5);
+    });
+    for (let i = 0; i < 5; i++) interval(0);
+    expect(shrink).toHaveBeenCalledTimes(1);
+  });
+
+  it("stops when told to", () => {
+    stop();
+    interval(0);
+    expect(shrink).not.toHaveBeenCalled();
+  });
+});
+
+describe("shrinkWhenQuiet's timer", () => {
+  it("does not keep the process alive", () => {
+    const setInterval = vi.spyOn(globalThis, "setInterval");
+    const stop = shrinkWhenQuiet(() => {}, () => 0);
+    const timer = setInterval.mock.results[0]!.value as NodeJS.Timeout;
+    expect(timer.hasRef()).toBe(false);
+    stop();
+    setInterval.mockRestore();
+  });
+});
