@@ -75,13 +75,14 @@ function alignmentLead(picked: readonly QueuedFrame[]): number {
 }
 
 /**
- * Data bytes queued for the link beyond which streams are asked to wait:
- * write() returns false, and `drain` comes once the queue is down to half.
- * Credit alone lets every stream queue its whole window here, and with 8
- * streams a sending site held up to 32 MiB of TCP reads waiting for the
- * link. Reads that wait that long outlive V8's young generation, and a Deno
- * site sending 8 streams then spent 0.3-0.5 CPU-s/GiB in full collections
- * (docs/benchmarks.md). The link's socket keeps its own few MiB in flight.
+ * Data bytes queued for the link beyond which streams paced to it
+ * (MuxStream.paceToLink) are asked to wait: write() returns false, and
+ * `drain` comes once the queue is down to half. Credit alone lets every
+ * stream queue its whole window here, and with 8 streams a sending site held
+ * up to 32 MiB of TCP reads waiting for the link. Reads that wait that long
+ * outlive V8's young generation, and a Deno site sending 8 streams then spent
+ * 0.3-0.5 CPU-s/GiB in full collections (docs/benchmarks.md). The link's
+ * socket keeps its own few MiB in flight.
  */
 export const QUEUED_DATA_HIGH_WATER = 2 * 1024 * 1024;
 
@@ -289,7 +290,7 @@ export class Mux {
     this.#scheduleOutput();
   }
 
-  /** @internal True while the link's queue is too full to take more data (QUEUED_DATA_HIGH_WATER). */
+  /** @internal True while the link's queue is too full for streams paced to it (QUEUED_DATA_HIGH_WATER). */
   get congested(): boolean {
     return this.#queuedData >= QUEUED_DATA_HIGH_WATER;
   }
@@ -469,6 +470,8 @@ export class MuxStream {
   #inboxEnd = false;
   #accepted = false;
   #lateReset: { code: number; reason: string } | undefined;
+  /** Writers wait for room in the link's queue as well as for credit (paceToLink). */
+  #pacedToLink = false;
   resetSent = false;
   #done = false;
 
@@ -515,9 +518,22 @@ export class MuxStream {
   }
 
   /**
+   * From now on write() also asks the writer to wait while the link's queue
+   * is full (QUEUED_DATA_HIGH_WATER), not only when credit runs out. For
+   * writers that read from a socket they can pause at no cost. A stream
+   * relaying another stream is better left to credit: its bytes are in memory
+   * already, and holding them back delays the credit of the stream they came
+   * from, whose window then shrinks (two Bun hops carried 8 streams 3-5 %
+   * slower when relays waited for the queue).
+   */
+  paceToLink(): void {
+    this.#pacedToLink = true;
+  }
+
+  /**
    * Send bytes. Returns false when the caller should wait for `drain`: the
-   * bytes were accepted, but the peer's window is used up or the link's
-   * queue is full (QUEUED_DATA_HIGH_WATER).
+   * bytes were accepted, but the peer's window is used up or, for a stream
+   * paced to its link, the link's queue is full.
    */
   write(chunk: Uint8Array): boolean {
     if (this.#done || this.#endRequested) return false;
@@ -527,7 +543,7 @@ export class MuxStream {
       this.#flush();
     }
     const hasCredit = this.#pendingBytes === 0 && this.#sendCredit > 0;
-    if (hasCredit && !this.#mux.congested) return true;
+    if (hasCredit && !this.#waitsForLink) return true;
     this.#needDrain = true;
     if (hasCredit) this.#mux.waitForRoom(this);
     return false;
@@ -687,13 +703,17 @@ export class MuxStream {
       return;
     }
     if (this.#needDrain && this.#pendingBytes === 0 && this.#sendCredit > 0 && !this.#endRequested) {
-      if (this.#mux.congested) {
+      if (this.#waitsForLink) {
         this.#mux.waitForRoom(this);
         return;
       }
       this.#needDrain = false;
       this.#handlers?.drain();
     }
+  }
+
+  get #waitsForLink(): boolean {
+    return this.#pacedToLink && this.#mux.congested;
   }
 
   #maybeDone(): void {

@@ -60,6 +60,8 @@ export function bridgeSocketToStream(socket: TcpSocket, stream: MuxStream, event
     },
   });
 
+  // Read no faster than the link sends: bytes read early only wait in memory.
+  stream.paceToLink();
   socket.start({
     data(chunk) {
       bytesIn += chunk.byteLength;

@@ -286,6 +286,12 @@ describe("the link's queue", () => {
   const roomy = () => pair({ window: 4 * QUEUED_DATA_HIGH_WATER });
   /** Let the microtasks run that tell waiting streams of room. */
   const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+  /** A stream of `mux` paced to its link, as a socket's bridge makes it. */
+  const paced = (mux: Mux, key = "k") => {
+    const s = mux.openStream(open(key));
+    s.paceToLink();
+    return s;
+  };
   /** Write CHUNKs until write() says wait; returns how many it took. */
   const fill = (s: MuxStream) => {
     let chunks = 1;
@@ -297,9 +303,9 @@ describe("the link's queue", () => {
     while (mux.queuedDataBytes > bytes) mux.takeMessage();
   };
 
-  it("asks a writer with credit left to wait once QUEUED_DATA_HIGH_WATER bytes are queued for the link", () => {
+  it("asks a paced writer with credit left to wait once QUEUED_DATA_HIGH_WATER bytes are queued for the link", () => {
     const { a } = roomy();
-    const s = a.openStream(open("k"));
+    const s = paced(a);
     recorder(s);
     expect(fill(s)).toBe(QUEUED_DATA_HIGH_WATER / CHUNK);
     expect(a.queuedDataBytes).toBe(QUEUED_DATA_HIGH_WATER);
@@ -308,7 +314,7 @@ describe("the link's queue", () => {
 
   it("drains the writer only once the link has taken the queue down to half", async () => {
     const { a } = roomy();
-    const s = a.openStream(open("k"));
+    const s = paced(a);
     const atA = recorder(s);
     fill(s);
     takeDownTo(a, QUEUED_DATA_HIGH_WATER / 2 + CHUNK);
@@ -324,7 +330,7 @@ describe("the link's queue", () => {
     const { a } = roomy();
     const order: string[] = [];
     const streams = ["first", "second", "third"].map((name) => {
-      const s = a.openStream(open(name));
+      const s = paced(a, name);
       s.setHandlers({ data: () => {}, end: () => {}, drain: () => order.push(name), reset: () => {} });
       return s;
     });
@@ -337,7 +343,7 @@ describe("the link's queue", () => {
 
   it("keeps every byte a writer gives it past the mark, in order", () => {
     const { a, accepted, pump } = roomy();
-    const s = a.openStream(open("k"));
+    const s = paced(a);
     recorder(s);
     pump();
     const atB = recorder(accepted[0]!.stream);
@@ -352,9 +358,9 @@ describe("the link's queue", () => {
 
   it("does not drain a stream that was reset while it waited, and forgets its queued data", async () => {
     const { a } = roomy();
-    const waiting = a.openStream(open("gone"));
+    const waiting = paced(a, "gone");
     const atWaiting = recorder(waiting);
-    const other = a.openStream(open("k"));
+    const other = paced(a);
     const atOther = recorder(other);
     fill(other);
     expect(waiting.write(new Uint8Array(CHUNK))).toBe(false);
@@ -363,6 +369,17 @@ describe("the link's queue", () => {
     await settle();
     expect(atWaiting.drains).toBe(0);
     expect(atOther.drains).toBe(1);
+  });
+
+  it("leaves a stream that is not paced (a relay's) to its credit alone", () => {
+    const { a } = roomy();
+    const filler = paced(a, "filler");
+    recorder(filler);
+    fill(filler);
+    const relayed = a.openStream(open("relayed"));
+    recorder(relayed);
+    expect(relayed.write(new Uint8Array(CHUNK))).toBe(true);
+    expect(a.queuedDataBytes).toBeGreaterThan(QUEUED_DATA_HIGH_WATER);
   });
 });
 
