@@ -75,14 +75,16 @@ function alignmentLead(picked: readonly QueuedFrame[]): number {
 }
 
 /**
- * Data bytes queued for the link beyond which streams paced to it
- * (MuxStream.paceToLink) are asked to wait: write() returns false, and
- * `drain` comes once the queue is down to half. Credit alone lets every
+ * Data bytes of streams paced to the link (MuxStream.paceToLink) queued for
+ * it, beyond which those streams are asked to wait: write() returns false,
+ * and `drain` comes once they are down to half. Credit alone lets every
  * stream queue its whole window here, and with 8 streams a sending site held
  * up to 32 MiB of TCP reads waiting for the link. Reads that wait that long
  * outlive V8's young generation, and a Deno site sending 8 streams then spent
  * 0.3-0.5 CPU-s/GiB in full collections (docs/benchmarks.md). The link's
- * socket keeps its own few MiB in flight.
+ * socket keeps its own few MiB in flight. Bytes of streams that are not paced
+ * (relays) do not count: credit bounds them, and counting them would let a
+ * busy relay hold the site's own connections back for as long as it is busy.
  */
 export const QUEUED_DATA_HIGH_WATER = 2 * 1024 * 1024;
 
@@ -96,6 +98,8 @@ interface QueuedFrame {
   stream: MuxStream | undefined;
   streamId: number;
   payload: Uint8Array;
+  /** A Data frame of a stream paced to the link: its bytes count towards QUEUED_DATA_HIGH_WATER. */
+  paced?: boolean;
 }
 
 export interface MuxCounters {
@@ -120,8 +124,8 @@ export class Mux {
   #localStreams = 0;
   #aborted: string | undefined;
   #outputScheduled = false;
-  /** Payload bytes of the Data frames in #ordered. */
-  #queuedData = 0;
+  /** Payload bytes of the paced Data frames in #ordered. */
+  #pacedQueued = 0;
   /** Streams told to wait while the queue was over QUEUED_DATA_HIGH_WATER, in the order they were told. */
   readonly #waitingForRoom = new Set<MuxStream>();
   #roomScheduled = false;
@@ -180,9 +184,9 @@ export class Mux {
     this.#scheduleOutput();
   }
 
-  /** Data bytes queued for the link and not yet taken by takeMessage(). */
-  get queuedDataBytes(): number {
-    return this.#queuedData;
+  /** Data bytes of streams paced to the link, queued and not yet taken by takeMessage(). */
+  get pacedBytesQueued(): number {
+    return this.#pacedQueued;
   }
 
   /** True while frames are waiting for takeMessage(). */
@@ -208,7 +212,7 @@ export class Mux {
       for (let next = queue.peek(); next !== undefined; next = queue.peek()) {
         if (next.stream !== undefined && next.stream.resetSent && next.type !== FrameType.Reset) {
           queue.shift();
-          if (next.type === FrameType.Data) this.#queuedData -= next.payload.byteLength;
+          if (next.paced) this.#pacedQueued -= next.payload.byteLength;
           continue;
         }
         const extends_ = next.type === FrameType.Data && lastData === next.streamId;
@@ -219,7 +223,7 @@ export class Mux {
           if (next.type !== FrameType.Data || room < MIN_SPLIT_BYTES) break;
           const piece: QueuedFrame = { type: next.type, stream: next.stream, streamId: next.streamId, payload: next.payload.subarray(0, room) };
           next.payload = next.payload.subarray(room);
-          this.#queuedData -= room;
+          if (next.paced) this.#pacedQueued -= room;
           if (extends_) picked.push({ ...piece, type: CONTINUATION });
           else picked.push(piece);
           size += overhead + room;
@@ -228,10 +232,8 @@ export class Mux {
         queue.shift();
         if (extends_) picked.push({ ...next, type: CONTINUATION });
         else picked.push(next);
-        if (next.type === FrameType.Data) {
-          this.#queuedData -= next.payload.byteLength;
-          lastData = next.streamId;
-        } else lastData = -1;
+        if (next.paced) this.#pacedQueued -= next.payload.byteLength;
+        lastData = next.type === FrameType.Data ? next.streamId : -1;
         size += overhead + next.payload.byteLength;
       }
       if (size >= maxBytes - 64) break;
@@ -257,7 +259,7 @@ export class Mux {
       if (frame.type === FrameType.Data) this.counters.bytesSent += frame.payload.byteLength;
     }
     picked.length = 0;
-    if (this.#waitingForRoom.size > 0 && this.#queuedData <= QUEUED_DATA_HIGH_WATER / 2) this.#scheduleRoom();
+    if (this.#waitingForRoom.size > 0 && this.#pacedQueued <= QUEUED_DATA_HIGH_WATER / 2) this.#scheduleRoom();
     return message;
   }
 
@@ -273,7 +275,7 @@ export class Mux {
     this.#aborted = reason;
     this.#urgent.clear();
     this.#ordered.clear();
-    this.#queuedData = 0;
+    this.#pacedQueued = 0;
     this.#waitingForRoom.clear();
     const streams = [...this.#streams.values()];
     this.#streams.clear();
@@ -285,14 +287,15 @@ export class Mux {
   /** @internal */
   enqueue(type: FrameType, stream: MuxStream, payload: Uint8Array, urgent: boolean): void {
     if (this.#aborted !== undefined) return;
-    (urgent ? this.#urgent : this.#ordered).push({ type, stream, streamId: stream.id, payload });
-    if (type === FrameType.Data) this.#queuedData += payload.byteLength;
+    const paced = type === FrameType.Data && stream.pacedToLink;
+    (urgent ? this.#urgent : this.#ordered).push({ type, stream, streamId: stream.id, payload, paced });
+    if (paced) this.#pacedQueued += payload.byteLength;
     this.#scheduleOutput();
   }
 
-  /** @internal True while the link's queue is too full for streams paced to it (QUEUED_DATA_HIGH_WATER). */
+  /** @internal True while streams paced to the link have QUEUED_DATA_HIGH_WATER bytes queued. */
   get congested(): boolean {
-    return this.#queuedData >= QUEUED_DATA_HIGH_WATER;
+    return this.#pacedQueued >= QUEUED_DATA_HIGH_WATER;
   }
 
   /** @internal `stream` waits for room in the link's queue; it hears of it through MuxStream.roomOnLink(). */
@@ -518,8 +521,9 @@ export class MuxStream {
   }
 
   /**
-   * From now on write() also asks the writer to wait while the link's queue
-   * is full (QUEUED_DATA_HIGH_WATER), not only when credit runs out. For
+   * From now on write() also asks the writer to wait while the paced streams
+   * of the link have QUEUED_DATA_HIGH_WATER bytes queued for it, not only
+   * when credit runs out. For
    * writers that read from a socket they can pause at no cost. A stream
    * relaying another stream is better left to credit: its bytes are in memory
    * already, and holding them back delays the credit of the stream they came
@@ -528,6 +532,11 @@ export class MuxStream {
    */
   paceToLink(): void {
     this.#pacedToLink = true;
+  }
+
+  /** @internal */
+  get pacedToLink(): boolean {
+    return this.#pacedToLink;
   }
 
   /**

@@ -300,7 +300,7 @@ describe("the link's queue", () => {
   };
   /** Take messages (as the link's socket would) until at most `bytes` of data are queued. */
   const takeDownTo = (mux: Mux, bytes: number) => {
-    while (mux.queuedDataBytes > bytes) mux.takeMessage();
+    while (mux.pacedBytesQueued > bytes) mux.takeMessage();
   };
 
   it("asks a paced writer with credit left to wait once QUEUED_DATA_HIGH_WATER bytes are queued for the link", () => {
@@ -308,7 +308,7 @@ describe("the link's queue", () => {
     const s = paced(a);
     recorder(s);
     expect(fill(s)).toBe(QUEUED_DATA_HIGH_WATER / CHUNK);
-    expect(a.queuedDataBytes).toBe(QUEUED_DATA_HIGH_WATER);
+    expect(a.pacedBytesQueued).toBe(QUEUED_DATA_HIGH_WATER);
     expect(s.pendingBytes).toBe(0); // accepted and queued, not held back for credit
   });
 
@@ -350,10 +350,10 @@ describe("the link's queue", () => {
     const data = new Uint8Array(QUEUED_DATA_HIGH_WATER + 5 * CHUNK);
     for (let i = 0; i < data.length; i++) data[i] = (i * 31) & 0xff;
     for (let o = 0; o < data.length; o += CHUNK) s.write(data.subarray(o, o + CHUNK));
-    expect(a.queuedDataBytes).toBe(data.length);
+    expect(a.pacedBytesQueued).toBe(data.length);
     pump();
     expect(Buffer.from(concat(atB.chunks)).equals(Buffer.from(data))).toBe(true);
-    expect(a.queuedDataBytes).toBe(0);
+    expect(a.pacedBytesQueued).toBe(0);
   });
 
   it("does not drain a stream that was reset while it waited, and forgets its queued data", async () => {
@@ -378,8 +378,19 @@ describe("the link's queue", () => {
     fill(filler);
     const relayed = a.openStream(open("relayed"));
     recorder(relayed);
-    expect(relayed.write(new Uint8Array(CHUNK))).toBe(true);
-    expect(a.queuedDataBytes).toBeGreaterThan(QUEUED_DATA_HIGH_WATER);
+    for (let bytes = 0; bytes < 2 * QUEUED_DATA_HIGH_WATER; bytes += CHUNK) expect(relayed.write(new Uint8Array(CHUNK))).toBe(true);
+    expect(a.pacedBytesQueued).toBe(QUEUED_DATA_HIGH_WATER);
+  });
+
+  it("does not count a relay's bytes against paced streams, so a busy relay cannot hold the site's own connections back", () => {
+    const { a } = roomy();
+    const relayed = a.openStream(open("relayed"));
+    recorder(relayed);
+    for (let bytes = 0; bytes < 2 * QUEUED_DATA_HIGH_WATER; bytes += CHUNK) relayed.write(new Uint8Array(CHUNK));
+    const own = paced(a, "own");
+    recorder(own);
+    expect(own.write(new Uint8Array(CHUNK))).toBe(true);
+    expect(fill(own)).toBe(QUEUED_DATA_HIGH_WATER / CHUNK - 1);
   });
 });
 

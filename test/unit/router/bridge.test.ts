@@ -47,15 +47,15 @@ describe("a socket's bridge", () => {
     const socket = fakeSocket();
     bridgeSocketToStream(socket, stream(mux), done);
     while (!socket.paused) socket.receive(CHUNK);
-    expect(mux.queuedDataBytes).toBe(QUEUED_DATA_HIGH_WATER);
-    while (mux.queuedDataBytes > QUEUED_DATA_HIGH_WATER / 2) mux.takeMessage();
+    expect(mux.pacedBytesQueued).toBe(QUEUED_DATA_HIGH_WATER);
+    while (mux.pacedBytesQueued > QUEUED_DATA_HIGH_WATER / 2) mux.takeMessage();
     await settle();
     expect(socket.paused).toBe(false);
   });
 });
 
 describe("a relay between two streams", () => {
-  it("keeps forwarding while the outbound link's queue is full, and passes credit back at once", () => {
+  it("keeps forwarding while the outbound link holds its fill of paced bytes, and passes credit back at once", () => {
     const inboundLink = link();
     const outboundLink = link();
     const inbound = stream(inboundLink);
@@ -73,7 +73,9 @@ describe("a relay between two streams", () => {
     credits(); // the Open frame
     let bytes = 0;
     for (; bytes < WINDOW; bytes += CHUNK) inbound.receiveData(new Uint8Array(CHUNK));
-    expect(outboundLink.queuedDataBytes).toBe(QUEUED_DATA_HIGH_WATER + bytes);
+    expect(bytes).toBe(WINDOW);
+    expect(outboundLink.pacedBytesQueued).toBe(QUEUED_DATA_HIGH_WATER);
+    expect(outbound.pendingBytes).toBe(0); // all of it queued for the link, none held back
     expect(credits()).toBeGreaterThan(0);
   });
 });
