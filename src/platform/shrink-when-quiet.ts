@@ -7,35 +7,56 @@
 // went from 76.1 / 76.5 to 68.9 / 69.3 MiB 30 s after start
 // (docs/benchmarks.md). It is not free: code that runs again is compiled
 // again, and shrinking every 2 s during a transfer cost a Bun link 15-30 % of
-// its throughput. So it runs only in a quiet interval, and once per quiet spell.
+// its throughput. So it runs only in a quiet interval, once per quiet spell,
+// and not when a burst has just begun.
 
 import { unrefTimer } from "./common.ts";
 
 /** How often the site checks whether it has been quiet. */
 export const QUIET_CHECK_MS = 10_000;
-/** An interval counts as quiet when the process used less CPU than this share of one core in it. */
-export const QUIET_CPU_SHARE = 0.05;
+/**
+ * An interval counts as quiet when the process used less CPU than this share
+ * of one core in it. An idle Bun site uses 0.2-0.7 % (its links' pings, its
+ * timers); a transfer uses a whole core.
+ */
+export const QUIET_CPU_SHARE = 0.02;
+/** Before shrinking, the site must still be quiet this long after the check, so that a burst that has just begun is left alone. */
+export const CONFIRM_QUIET_MS = 100;
 
 /**
- * Call `shrink` at the end of every quiet interval that follows a busy one
- * (or start-up), measuring activity as the process's CPU time
- * (`cpuMicros`, in microseconds). Returns a function that stops it; the
- * timer does not keep the process alive.
+ * Call `shrink` after every quiet interval that follows a busy one (or
+ * start-up), measuring activity as the process's CPU time (`cpuMicros`, in
+ * microseconds). Returns a function that stops it; the timers do not keep the
+ * process alive.
  */
 export function shrinkWhenQuiet(shrink: () => void, cpuMicros: () => number, intervalMs = QUIET_CHECK_MS): () => void {
+  const quiet = (cpuUsed: number, ms: number) => cpuUsed < ms * 1000 * QUIET_CPU_SHARE;
   let cpuBefore = cpuMicros();
   let shrunk = false;
+  let confirming: ReturnType<typeof setTimeout> | undefined;
   const timer = setInterval(() => {
     const cpu = cpuMicros();
-    const quiet = cpu - cpuBefore < intervalMs * 1000 * QUIET_CPU_SHARE;
-    if (!quiet) shrunk = false;
-    else if (!shrunk) {
+    const wasQuiet = quiet(cpu - cpuBefore, intervalMs);
+    cpuBefore = cpu;
+    if (!wasQuiet) {
+      shrunk = false;
+      return;
+    }
+    if (shrunk || confirming !== undefined) return;
+    confirming = setTimeout(() => {
+      confirming = undefined;
+      const now = cpuMicros();
+      if (!quiet(now - cpu, CONFIRM_QUIET_MS)) return; // a burst began: try again after it
       shrunk = true;
       shrink();
-    }
-    // Measured after shrink(), so its own CPU does not make the next interval look busy.
-    cpuBefore = cpuMicros();
+      // Measured after shrink(), so its own CPU does not make the next interval look busy.
+      cpuBefore += cpuMicros() - now;
+    }, CONFIRM_QUIET_MS);
+    unrefTimer(confirming);
   }, intervalMs);
   unrefTimer(timer);
-  return () => clearInterval(timer);
+  return () => {
+    clearInterval(timer);
+    if (confirming !== undefined) clearTimeout(confirming);
+  };
 }

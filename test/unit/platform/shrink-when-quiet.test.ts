@@ -1,8 +1,8 @@
 // A site gives back what its engine no longer needs once it has gone quiet,
-// once per quiet spell, and never while it is busy.
+// once per quiet spell, never while it is busy, and not as a burst begins.
 
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { QUIET_CHECK_MS, QUIET_CPU_SHARE, shrinkWhenQuiet } from "../../../src/platform/shrink-when-quiet.ts";
+import { CONFIRM_QUIET_MS, QUIET_CHECK_MS, QUIET_CPU_SHARE, shrinkWhenQuiet } from "../../../src/platform/shrink-when-quiet.ts";
 
 /** CPU microseconds one check interval holds when the process keeps `share` of a core busy. */
 const cpuFor = (share: number) => QUIET_CHECK_MS * 1000 * share;
@@ -11,10 +11,11 @@ describe("shrinkWhenQuiet", () => {
   let cpu: number;
   let shrink: ReturnType<typeof vi.fn<() => void>>;
   let stop: () => void;
-  /** One check interval in which the process used `share` of a core. */
+  /** One check interval in which the process used `share` of a core, then the check's confirmation, with no CPU used meanwhile. */
   const interval = (share: number) => {
     cpu += cpuFor(share);
     vi.advanceTimersByTime(QUIET_CHECK_MS);
+    vi.advanceTimersByTime(CONFIRM_QUIET_MS);
   };
 
   beforeEach(() => {
@@ -43,6 +44,17 @@ describe("shrinkWhenQuiet", () => {
     expect(shrink).not.toHaveBeenCalled();
   });
 
+  it("leaves a burst that begins right after a quiet check alone, and shrinks after it", () => {
+    interval(0.5); // ends CONFIRM_QUIET_MS after its check
+    vi.advanceTimersByTime(QUIET_CHECK_MS - CONFIRM_QUIET_MS); // a quiet interval ends with the next check...
+    cpu += CONFIRM_QUIET_MS * 1000; // ...and a burst takes the whole core at once
+    vi.advanceTimersByTime(CONFIRM_QUIET_MS);
+    expect(shrink).not.toHaveBeenCalled();
+    interval(0.9);
+    interval(0);
+    expect(shrink).toHaveBeenCalledTimes(1);
+  });
+
   it("shrinks again once a busy spell is over", () => {
     interval(0);
     interval(0.8);
@@ -67,8 +79,10 @@ describe("shrinkWhenQuiet", () => {
     expect(shrink).toHaveBeenCalledTimes(1);
   });
 
-  it("stops when told to", () => {
+  it("stops when told to, even between a check and its confirmation", () => {
+    vi.advanceTimersByTime(QUIET_CHECK_MS);
     stop();
+    vi.advanceTimersByTime(CONFIRM_QUIET_MS);
     interval(0);
     expect(shrink).not.toHaveBeenCalled();
   });
