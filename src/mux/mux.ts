@@ -523,12 +523,11 @@ export class MuxStream {
   /**
    * From now on write() also asks the writer to wait while the paced streams
    * of the link have QUEUED_DATA_HIGH_WATER bytes queued for it, not only
-   * when credit runs out. For
-   * writers that read from a socket they can pause at no cost. A stream
-   * relaying another stream is better left to credit: its bytes are in memory
-   * already, and holding them back delays the credit of the stream they came
-   * from, whose window then shrinks (two Bun hops carried 8 streams 3-5 %
-   * slower when relays waited for the queue).
+   * when credit runs out. For writers that read from a socket they can pause
+   * at no cost. A stream relaying another stream is better left to credit:
+   * its bytes are in memory already, and holding them back delays the credit
+   * of the stream they came from, whose window then shrinks (two Bun hops
+   * carried 8 streams 3-5 % slower when relays waited for the queue).
    */
   paceToLink(): void {
     this.#pacedToLink = true;
