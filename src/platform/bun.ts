@@ -259,10 +259,9 @@ function connectWebSocket(url: string, options: ConnectWebSocketOptions): Promis
 
 export function createBunPlatform(): Platform {
   // Give back what start-up and each burst left behind, once the site is quiet (shrink-when-quiet.ts).
-  const shrink = Bun.shrink;
-  if (typeof shrink === "function") {
+  if (typeof Bun.shrink === "function") {
     shrinkWhenQuiet(
-      () => shrink.call(Bun),
+      () => Bun.shrink?.(),
       () => {
         const { user, system } = process.cpuUsage();
         return user + system;
