@@ -62,7 +62,7 @@ function start(name: string, command: string[], config: string): ChildProcess {
 }
 
 const deno = path.join(root, "node_modules", ".bin", "deno");
-const sites = [start("east", [deno, "run", "-A", "--no-code-cache", "--v8-flags=--max-semi-space-size=1,--heap-growing-percent=300", path.join(root, "src", "cli.ts")], eastConfig)];
+const sites = [start("east", [deno, "run", "-A", "--no-code-cache", "--v8-flags=--max-semi-space-size=1,--heap-growing-percent=300", path.join(root, "bin", "skiff.mjs")], eastConfig)];
 
 // West joins with an access token from east: it redeems it at start and links, authenticated and encrypted.
 const eastState = path.join(dir, "state", "east");

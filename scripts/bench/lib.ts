@@ -51,7 +51,9 @@ export class BenchSite {
     const config = path.join(this.dir, "site.yaml");
     writeFileSync(config, plan.yaml);
     const [cmd, ...args] = plan.runtime === "node" && plan.nodeBundle ? [process.execPath] : runtimeCommand(plan.runtime);
-    const entry = plan.runtime === "node" && plan.nodeBundle ? plan.nodeBundle : path.join(ROOT, "src/cli.ts");
+    // Deno sites start as the README starts them, through bin/skiff.mjs and its bundle.
+    const script = plan.runtime === "deno" ? "bin/skiff.mjs" : "src/cli.ts";
+    const entry = plan.runtime === "node" && plan.nodeBundle ? plan.nodeBundle : path.join(ROOT, script);
     this.child = spawn(cmd!, [...args, ...(plan.flags ?? []), entry, "run", "--config", config], {
       cwd: ROOT,
       stdio: ["ignore", "pipe", "pipe"],
@@ -175,5 +177,5 @@ export async function startChain(plan: ChainPlan): Promise<Chain> {
   }
 }
 
-/** The bundle of src/cli.ts that `skiff` runs on Node (bin/node-bundle.mjs): the bench measures Node sites as users run them. */
-export { nodeBundle } from "../../bin/node-bundle.mjs";
+/** The bundle of src/cli.ts that `skiff` runs on Node and Deno (bin/bundle.mjs): the bench measures Node sites as users run them. */
+export { skiffBundle as nodeBundle } from "../../bin/bundle.mjs";

@@ -528,7 +528,7 @@ out(`# Skiff benchmark`);
 out();
 out(`- date: ${new Date().toISOString()}`);
 out(`- machine: ${cpuModel}, ${cores} cores, ${(os.totalmem() / GiB).toFixed(0)} GiB RAM, Linux ${os.release()}; loopback 127.0.0.1 only`);
-out(`- runtimes: Node ${nodeV} (sites ${nodeBundle ? "from the esbuild bundle of src/cli.ts and its packages that `skiff` runs on Node" : "through tsx"}), Deno ${denoV} (sites run with ${DENO_SITE_FLAGS.join(" ")}, as the README gives), Bun ${bunV}; stunnel ${stunnelBin ? stunnelVersion(stunnelBin) : "absent"}`);
+out(`- runtimes: Node ${nodeV} (sites ${nodeBundle ? "from the esbuild bundle of src/cli.ts and its packages that `skiff` runs on Node" : "through tsx"}), Deno ${denoV} (sites run bin/skiff.mjs, from the same bundle, with ${DENO_SITE_FLAGS.join(" ")}, as the README gives), Bun ${bunV}; stunnel ${stunnelBin ? stunnelVersion(stunnelBin) : "absent"}`);
 out(`- command: npm run bench -- ${process.argv.slice(2).join(" ") || "(defaults)"}; ${runs} run(s) per figure, median (min-max)`);
 out(`- site configuration: defaults${windowSpec ? ` except spec.streamWindowBytes: ${Number(values.window)}` : ""}; links made with access tokens; every link runs SL1 (AES-256-GCM records)`);
 out(`- the load generator and the far-end servers are Node processes; every path's figures were measured in this run, interleaved run by run`);

@@ -11,7 +11,7 @@
 //
 // A growing factor of 4 keeps the headroom above the young generation: 42 MiB
 // over a 14 MiB old generation. A factor of 3 was enough for 17 MiB, not for
-// the 14 MiB of a site run from one bundle (bin/node-bundle.mjs), which fell
+// the 14 MiB of a site run from one bundle (bin/bundle.mjs), which fell
 // back into the mode: 13 mark-compacts per GiB instead of 0-1. The flag only
 // sets the limit V8 computes after each full collection, so it can be changed
 // at run time. A site started with its own --heap-growing-percent keeps it.

@@ -1,8 +1,8 @@
-// Builds the Node bundle (bin/node-bundle.mjs) once before the suite, so that
-// the Node sites the tests start all find it instead of each building one.
+// Builds the bundle (bin/bundle.mjs) once before the suite, so that the
+// Node and Deno sites the tests start all find it instead of each building one.
 
-import { nodeBundle } from "../../bin/node-bundle.mjs";
+import { skiffBundle } from "../../bin/bundle.mjs";
 
 export default async function setup(): Promise<void> {
-  await nodeBundle();
+  await skiffBundle();
 }

@@ -72,9 +72,9 @@ export function spawnScript(
   args: readonly string[] = [],
   options: SpawnOptions = {},
 ): ChildProcess {
-  // On Node, Skiff itself starts as a user's `skiff` does: bin/skiff.mjs, which runs the bundle.
-  const asSkiff = runtime === "node" && script === "src/cli.ts";
-  const [command, ...prefix] = asSkiff ? [process.execPath] : runtimeCommand(runtime);
+  // On Node and Deno, Skiff itself starts as the README starts it: bin/skiff.mjs, which runs the bundle.
+  const asSkiff = runtime !== "bun" && script === "src/cli.ts";
+  const [command, ...prefix] = asSkiff && runtime === "node" ? [process.execPath] : runtimeCommand(runtime);
   return spawn(command, [...prefix, path.resolve(REPO_ROOT, asSkiff ? "bin/skiff.mjs" : script), ...args], {
     cwd: REPO_ROOT,
     stdio: ["ignore", "pipe", "pipe"],

@@ -26,14 +26,14 @@ describe("Deno's site flags", () => {
   it("are the ones the README and the example start Deno sites with", () => {
     const readme = readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
     const example = readFileSync(path.join(REPO_ROOT, "scripts", "example.ts"), "utf8");
-    expect(readme).toContain(`deno run -A ${DENO_SITE_FLAGS.join(" ")} src/cli.ts run --config site.yaml`);
-    expect(example).toContain(`"-A", ${DENO_SITE_FLAGS.map((flag) => `"${flag}"`).join(", ")}, path.join(root, "src", "cli.ts")`);
+    expect(readme).toContain(`deno run -A ${DENO_SITE_FLAGS.join(" ")} bin/skiff.mjs run --config site.yaml`);
+    expect(example).toContain(`"-A", ${DENO_SITE_FLAGS.map((flag) => `"${flag}"`).join(", ")}, path.join(root, "bin", "skiff.mjs")`);
   });
 
   it.skipIf(!RUNTIMES.includes("deno"))("start Skiff's command line on Deno", async () => {
     const [command, ...args] = runtimeCommand("deno");
     expect(args).toEqual(["run", "-A", ...DENO_SITE_FLAGS]);
-    const { stdout } = await run(command!, [...args, "src/cli.ts", "--version"], { cwd: REPO_ROOT });
+    const { stdout } = await run(command!, [...args, "bin/skiff.mjs", "--version"], { cwd: REPO_ROOT });
     expect(stdout.trim()).toBe(SKIFF_VERSION);
   });
 

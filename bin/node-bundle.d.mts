@@ -1,5 +1,0 @@
-/**
- * The path of the bundled src/cli.ts that `skiff` runs on Node, built first when a file that went into it
- * changed. `cache` (default node_modules/.cache/skiff) is for tests.
- */
-export function nodeBundle(options?: { cache?: string }): Promise<string>;
