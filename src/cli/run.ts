@@ -14,21 +14,34 @@ export interface RunOptions {
 export async function runCommand(platform: Platform, options: RunOptions): Promise<number> {
   const config = await loadConfig(platform, options.config);
   const logger = new Logger({ format: options.logFormat, level: options.logLevel, write: (line) => platform.writeStdout(line) });
-  const site = await Site.start({ platform, config, logger });
-  const log = site.logger;
+  const log = logger.with({ site: config.site.name });
+  // Signals are handled from before the site starts: one that comes while it
+  // starts (say, right after "site started" is logged) stops it once it has,
+  // where the runtime's default would kill it half-way.
+  let signalled: string | undefined;
+  let stopStarted: ((signal: string) => void) | undefined;
+  const onSignal = (signal: string) => {
+    if (signalled !== undefined) {
+      // A second signal means "now": skip the graceful close.
+      log.warn("site.killed", `${signal} again: exiting without a clean shutdown`);
+      platform.exit(130);
+    }
+    signalled = signal;
+    stopStarted?.(signal);
+  };
+  const removeHandlers = [platform.onSignal("SIGINT", () => onSignal("SIGINT")), platform.onSignal("SIGTERM", () => onSignal("SIGTERM"))];
+  let site: Site;
+  try {
+    site = await Site.start({ platform, config, logger });
+  } catch (error) {
+    for (const remove of removeHandlers) remove();
+    throw error;
+  }
   return await new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) {
-        // A second signal means "now": skip the graceful close.
-        log.warn("site.killed", `${signal} again: exiting without a clean shutdown`);
-        platform.exit(130);
-      }
-      stopping = true;
+    stopStarted = (signal) => {
       log.info("site.signal", `${signal} received, shutting down`);
       void site.stop().then(() => resolve(0));
     };
-    platform.onSignal("SIGINT", () => stop("SIGINT"));
-    platform.onSignal("SIGTERM", () => stop("SIGTERM"));
+    if (signalled !== undefined) stopStarted(signalled);
   });
 }

@@ -67,6 +67,25 @@ describe("skiff on the command line", () => {
     for (const line of lines) expect(line).toMatchObject({ time: expect.any(String), level: expect.any(String), msg: expect.any(String) });
     expect(lines.find((l) => l.event === "site.started")).toMatchObject({ site: "json" });
   });
+
+  it.each(RUNTIMES)("stops a site that a signal reaches while it starts, once it has started, with exit 0 (%s)", async (runtime) => {
+    const file = path.join(dir, `early-${runtime}.yaml`);
+    writeFileSync(file, siteYaml({ name: "early", runtime, acceptLinks: true, listeners: [{ name: "web", routingKey: "web" }] }));
+    const child = spawnScript(runtime, "src/cli.ts", ["run", "--config", file, "--log-format", "json"]);
+    let out = "";
+    let signalled = false;
+    child.stdout!.on("data", (d) => {
+      out += d.toString();
+      // The first line comes while the site is still starting (links accepted, listeners bound).
+      if (!signalled) child.kill("SIGTERM");
+      signalled = true;
+    });
+    const exited = await new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+    const events = out.trim().split("\n").map((l) => (JSON.parse(l) as { event: string }).event);
+    expect(events[0]).not.toBe("site.started");
+    expect(exited).toBe(0);
+    expect(events).toEqual(expect.arrayContaining(["site.started", "site.signal", "site.stopped"]));
+  });
 });
 
 describe("joining a site with the token commands", () => {
