@@ -11,8 +11,12 @@ export interface ChannelReceiver {
 }
 
 export interface MessageChannel {
-  /** Send one link message. Messages leave in call order, even when protection is asynchronous. */
-  send(message: Uint8Array): void;
+  /**
+   * Send one link message. Messages leave in call order, even when protection is asynchronous.
+   * Returns true when the channel is already done with `message` (it sealed the record before
+   * returning), so the caller may write the next message into the same buffer.
+   */
+  send(message: Uint8Array): boolean;
   /** Bytes accepted by send() and not yet handed to the kernel. */
   readonly bufferedAmount: number;
   /** Resolves once bufferedAmount <= threshold, or the channel closed. */

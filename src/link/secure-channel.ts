@@ -135,15 +135,15 @@ export class SecureChannel implements MessageChannel {
     });
   }
 
-  send(message: Uint8Array): void {
-    if (this.#closed) return;
+  send(message: Uint8Array): boolean {
+    if (this.#closed) return true;
     // A synchronous cipher seals and hands the record over at once; otherwise
     // the writer pipelines the encryption and keeps sequence order.
     try {
-      if (this.#writer.tryWrite(message)) return;
+      if (this.#writer.tryWrite(message)) return true;
     } catch (err) {
       this.#fail(`cannot send on the link: ${errorMessage(err)}`);
-      return;
+      return true;
     }
     this.#sealing += message.byteLength;
     this.#writer.write(message).then(
@@ -153,6 +153,7 @@ export class SecureChannel implements MessageChannel {
       },
       (err) => this.#fail(`cannot send on the link: ${errorMessage(err)}`),
     );
+    return false;
   }
 
   get bufferedAmount(): number {

@@ -3,7 +3,7 @@
 
 import { errorMessage, ProtocolError } from "../errors.ts";
 import type { Logger } from "../core/logger.ts";
-import { Mux, type MuxStream } from "../mux/mux.ts";
+import { Mux, type MuxStream, SPARE_MESSAGE_BYTES } from "../mux/mux.ts";
 import { decodeReason, encodeReason, FrameType } from "../protocol/frames.ts";
 import { decodeHello, encodeHello, type Hello, LINK_PROTOCOL_VERSION, LinkCloseCode, type Open } from "../protocol/messages.ts";
 import type { MessageChannel } from "./channel.ts";
@@ -57,6 +57,8 @@ export class LinkSession {
   #state: SessionState = "handshaking";
   #peer: Hello | undefined;
   #pumping = false;
+  /** A message buffer the channel is done with, for the next message (see #pumpLoop). */
+  #spare: ArrayBuffer | undefined;
   #pumpScheduled = false;
   #lastReceived = Date.now();
   #keepaliveTimer: ReturnType<typeof setInterval> | undefined;
@@ -259,9 +261,12 @@ export class LinkSession {
         await channel.waitForDrain(LOW_WATER_BYTES);
         if (this.#state === "closed") return;
       }
-      const message = this.#mux.takeMessage();
+      const message = this.#mux.takeMessage(undefined, this.#spare);
       if (message === undefined) return;
-      channel.send(message);
+      // A channel that sealed the message before returning leaves its buffer free for the next
+      // one: no new 64 KiB buffer (zeroed, then left to the collector) for every record.
+      if (!channel.send(message)) this.#spare = undefined;
+      else if (message.buffer.byteLength >= SPARE_MESSAGE_BYTES) this.#spare = message.buffer;
     }
   }
 

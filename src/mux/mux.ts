@@ -53,6 +53,12 @@ export interface StreamHandlers {
   accepted?(): void;
 }
 
+/** Bytes a message buffer has beyond its message, for alignmentLead(). */
+const ALIGNMENT_ROOM = 16;
+
+/** A buffer of this size takes any message of up to MAX_MESSAGE_BYTES (takeMessage's `spare`). */
+export const SPARE_MESSAGE_BYTES = MAX_MESSAGE_BYTES + ALIGNMENT_ROOM;
+
 /**
  * Bytes to leave in front of a new message so that its largest payload lands
  * at the same offset modulo 16 as in its source buffer. Bun copies 64 KiB in
@@ -201,8 +207,11 @@ export class Mux {
    * follow each other become one frame, so bulk data travels in full 64 KiB
    * records with one frame each (a 64 KiB TCP read no longer costs a second,
    * 9-byte record for the bytes past the frame header).
+   *
+   * The message is written into `spare` when it fits there (see SPARE_MESSAGE_BYTES),
+   * else into a new buffer; every byte of the returned view is written either way.
    */
-  takeMessage(maxBytes: number = MAX_MESSAGE_BYTES): Uint8Array | undefined {
+  takeMessage(maxBytes: number = MAX_MESSAGE_BYTES, spare?: ArrayBuffer): Uint8Array<ArrayBuffer> | undefined {
     const picked = this.#picked;
     let size = 0;
     /** Stream of the Data frame that ends the message so far (the next Data frame of that stream extends it), or -1. */
@@ -240,7 +249,9 @@ export class Mux {
     }
     if (picked.length === 0) return undefined;
     const lead = alignmentLead(picked);
-    const message = new Uint8Array(lead + size).subarray(lead);
+    // Room for any lead (under 16), so that one buffer can take every message up to its size less 16.
+    const buffer = spare !== undefined && spare.byteLength >= lead + size ? spare : new ArrayBuffer(size + ALIGNMENT_ROOM);
+    const message = new Uint8Array(buffer, lead, size);
     const view = new DataView(message.buffer, message.byteOffset);
     let offset = 0;
     let header = -1;

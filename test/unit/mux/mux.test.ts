@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { GROW_AFTER_WINDOWS, MAX_WINDOW_GROWTH, Mux, type MuxStream, QUEUED_DATA_HIGH_WATER, type StreamHandlers } from "../../../src/mux/mux.ts";
+import { GROW_AFTER_WINDOWS, MAX_WINDOW_GROWTH, Mux, type MuxStream, QUEUED_DATA_HIGH_WATER, SPARE_MESSAGE_BYTES, type StreamHandlers } from "../../../src/mux/mux.ts";
 import { encodeFrame, FrameType, encodeU32 } from "../../../src/protocol/frames.ts";
 import { encodeOpen, type Open, ResetCode } from "../../../src/protocol/messages.ts";
 import { ProtocolError } from "../../../src/errors.ts";
@@ -534,3 +534,35 @@ describe("stream receive windows", () => {
   });
 });
 
+
+describe("a spare message buffer", () => {
+  it("takes a full message whatever the alignment of the bytes in it, and the peer reads them as written", () => {
+    const { a, b, accepted, pump } = pair({ window: 1024 * 1024 });
+    const s = a.openStream(open("backend"));
+    pump();
+    const reader = recorder(accepted[0]!.stream);
+    const spare = new ArrayBuffer(SPARE_MESSAGE_BYTES);
+    const written: Uint8Array[] = [];
+    for (let shift = 0; shift < 16; shift++) {
+      const source = new Uint8Array(65536 + 16);
+      for (let i = 0; i < source.byteLength; i++) source[i] = (i * 13 + shift) & 255;
+      const chunk = source.subarray(shift, shift + 65536 - 9);
+      written.push(chunk);
+      s.write(chunk);
+      const message = a.takeMessage(undefined, spare)!;
+      expect(message.buffer).toBe(spare);
+      b.receive(message.slice());
+    }
+    expect(concat(reader.chunks)).toEqual(concat(written));
+  });
+
+  it("is left alone when the message does not fit in it", () => {
+    const { a } = pair();
+    a.openStream(open("backend")).write(new Uint8Array(4096).fill(7));
+    const spare = new ArrayBuffer(1024);
+    const message = a.takeMessage(undefined, spare)!;
+    expect(message.buffer).not.toBe(spare);
+    expect(message.byteLength).toBeGreaterThan(4096);
+    expect(new Uint8Array(spare).every((byte) => byte === 0)).toBe(true);
+  });
+});
