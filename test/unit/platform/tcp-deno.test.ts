@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import type { DenoConn } from "../../../src/platform/deno-api.ts";
 import { DenoTcpSocket, HIGH_WATER_MARK } from "../../../src/platform/tcp-deno.ts";
+import { FRAME_HEADER_BYTES, MAX_MESSAGE_BYTES } from "../../../src/protocol/frames.ts";
 
 const CHUNK = 64 * 1024;
 
@@ -82,6 +83,36 @@ describe("Deno TCP write queue", () => {
       while (conn.writesWaiting > 0) await conn.finishWrite();
     }
     expect(conn.written.map((c) => c[0])).toEqual(Array.from({ length: total }, (_, i) => i % 256));
+    socket.destroy();
+  });
+});
+
+/** A connection whose reads always fill the buffer they are given, `reads` times, then end. */
+class FullConn extends ManualConn {
+  readonly readSizes: number[] = [];
+  #left: number;
+  constructor(reads: number) {
+    super();
+    this.#left = reads;
+  }
+  override read(buffer?: Uint8Array): Promise<number | null> {
+    if (this.#left-- === 0) return Promise.resolve(null);
+    this.readSizes.push(buffer!.byteLength);
+    return Promise.resolve(buffer!.byteLength);
+  }
+}
+
+describe("Deno TCP reads", () => {
+  it("grow while they come back full, up to what one Data frame of a full link message carries", async () => {
+    const conn = new FullConn(12);
+    const socket = new DenoTcpSocket(conn);
+    let ended!: () => void;
+    const end = new Promise<void>((resolve) => (ended = resolve));
+    socket.start({ data() {}, end: () => ended(), drain() {}, close() {} });
+    await end;
+    expect(conn.readSizes[0]).toBeLessThan(MAX_MESSAGE_BYTES / 8);
+    expect(conn.readSizes.at(-1)).toBe(MAX_MESSAGE_BYTES - FRAME_HEADER_BYTES);
+    expect(Math.max(...conn.readSizes)).toBe(MAX_MESSAGE_BYTES - FRAME_HEADER_BYTES);
     socket.destroy();
   });
 });
