@@ -49,7 +49,10 @@ writeFileSync(
   ].join("---\n"),
 );
 function start(name: string, command: string[], config: string): ChildProcess {
-  const child = spawn(command[0]!, [...command.slice(1), "run", "--config", config], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+  // A process group of its own: Ctrl-C in a terminal signals the whole foreground group, and a
+  // site that got SIGINT from there and SIGTERM from stop() below would take the second signal
+  // as "exit now". The example alone passes the stop on, once.
+  const child = spawn(command[0]!, [...command.slice(1), "run", "--config", config], { cwd: root, stdio: ["ignore", "pipe", "pipe"], detached: true });
   for (const stream of [child.stdout!, child.stderr!]) {
     let partial = "";
     stream.on("data", (chunk: Buffer) => {
@@ -109,6 +112,10 @@ async function stop(code: number): Promise<never> {
   }
   process.exit(code);
 }
+// Should the example itself end some other way, its sites, in groups of their own, must not outlive it.
+process.on("exit", () => {
+  for (const child of sites) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+});
 process.on("SIGINT", () => void stop(0));
 process.on("SIGTERM", () => void stop(0));
 for (const child of sites) {
