@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { GROW_AFTER_WINDOWS, MAX_WINDOW_GROWTH, Mux, type MuxStream, QUEUED_DATA_HIGH_WATER, SPARE_MESSAGE_BYTES, type StreamHandlers } from "../../../src/mux/mux.ts";
-import { encodeFrame, FrameType, encodeU32 } from "../../../src/protocol/frames.ts";
+import { encodeFrame, FRAME_HEADER_BYTES, FrameType, encodeU32, MAX_MESSAGE_BYTES } from "../../../src/protocol/frames.ts";
 import { encodeOpen, type Open, ResetCode } from "../../../src/protocol/messages.ts";
 import { ProtocolError } from "../../../src/errors.ts";
 
@@ -534,7 +534,6 @@ describe("stream receive windows", () => {
   });
 });
 
-
 describe("a spare message buffer", () => {
   it("takes a full message whatever the alignment of the bytes in it, and the peer reads them as written", () => {
     const { a, b, accepted, pump } = pair({ window: 1024 * 1024 });
@@ -543,10 +542,11 @@ describe("a spare message buffer", () => {
     const reader = recorder(accepted[0]!.stream);
     const spare = new ArrayBuffer(SPARE_MESSAGE_BYTES);
     const written: Uint8Array[] = [];
+    // Each chunk starts at another offset modulo 16 and fills a whole message with its frame header.
     for (let shift = 0; shift < 16; shift++) {
-      const source = new Uint8Array(65536 + 16);
+      const source = new Uint8Array(MAX_MESSAGE_BYTES + 16);
       for (let i = 0; i < source.byteLength; i++) source[i] = (i * 13 + shift) & 255;
-      const chunk = source.subarray(shift, shift + 65536 - 9);
+      const chunk = source.subarray(shift, shift + MAX_MESSAGE_BYTES - FRAME_HEADER_BYTES);
       written.push(chunk);
       s.write(chunk);
       const message = a.takeMessage(undefined, spare)!;
