@@ -16,7 +16,7 @@ import { DrainWaiters, isHandlers, isWebSocketUpgrade, listenError, OpenSockets,
 import { fileOps } from "./files.ts";
 import { processOps } from "./process-node.ts";
 import { shrinkWhenQuiet } from "./shrink-when-quiet.ts";
-import { dialTcp, listenTcp } from "./tcp-node.ts";
+import { nodeNetTcp } from "./tcp-node.ts";
 import { WebWebSocketConn } from "./ws-web.ts";
 
 // The few Bun APIs used here (https://bun.sh/docs/api/websockets), declared locally
@@ -271,8 +271,7 @@ export function createBunPlatform(): Platform {
   return {
     runtime: "bun",
     version: Bun.version,
-    listenTcp,
-    dialTcp,
+    ...nodeNetTcp({ copyQueuedWrites: true }),
     serveHttp,
     connectWebSocket,
     // Bun's fetch takes tls.ca; like Node it replaces the system roots, so keep them.

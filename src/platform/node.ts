@@ -19,7 +19,7 @@ import type {
 import { isHandlers, isWebSocketUpgrade, OpenSockets, socketErrorReason, webSocketError } from "./common.ts";
 import { fileOps } from "./files.ts";
 import { processOps } from "./process-node.ts";
-import { dialTcp, listenTcp } from "./tcp-node.ts";
+import { nodeNetTcp } from "./tcp-node.ts";
 import { nodeHttpRequest } from "./http-request.ts";
 import { NodeWebSocketConn } from "./ws-node.ts";
 import { tuneHeapGrowth } from "./v8-heap-node.ts";
@@ -205,8 +205,7 @@ export function createNodePlatform(): Platform {
   return {
     runtime: "node",
     version: process.versions.node,
-    listenTcp,
-    dialTcp,
+    ...nodeNetTcp({ copyQueuedWrites: false }),
     serveHttp,
     connectWebSocket,
     httpRequest: nodeHttpRequest,

@@ -377,6 +377,56 @@ export const checks: Record<string, Check> = {
     }
   },
 
+  async "TCP: 16 MiB written without waiting for drain, to a reader that reads in bursts, arrive intact"(p) {
+    // How a site writes to a slow server: the link keeps delivering within the
+    // stream's window whatever write() answers, so chunks wait in the socket's queue.
+    const size = 16 * MiB;
+    const chunkSize = 64 * KiB - 9;
+    const result = deferred<Checksum>();
+    const startReading = deferred();
+    const listener = await tcpServer(p, (s) => {
+      const sum = new Checksum();
+      const h = new TcpProbe();
+      h.keep = false;
+      h.onData = (chunk) => sum.add(chunk);
+      h.end = () => {
+        result.resolve(sum);
+        s.end();
+      };
+      s.start(h);
+      // Nothing until the writer has a queue; then reading one turn in three.
+      s.pause();
+      let turn = 0;
+      let bursts: ReturnType<typeof setInterval> | undefined;
+      void startReading.promise.then(() => {
+        bursts = setInterval(() => (turn++ % 3 === 0 ? s.resume() : s.pause()), 2);
+      });
+      void result.promise.then(() => clearInterval(bursts));
+    });
+    try {
+      const socket = await p.dialTcp({ hostname: HOST, port: listener.port });
+      const probe = new TcpProbe();
+      socket.start(probe);
+      const data = pattern(size, 5);
+      let refused = 0;
+      for (let offset = 0; offset < size; offset += 16 * chunkSize) {
+        for (let i = offset; i < Math.min(size, offset + 16 * chunkSize); i += chunkSize) {
+          if (!socket.write(data.subarray(i, i + chunkSize))) refused++;
+        }
+        if (offset >= size / 2) startReading.resolve();
+        await sleep(2);
+      }
+      if (refused === 0) fail("write() never returned false: no chunk waited in the socket's queue");
+      socket.end();
+      const sum = await within(result.promise, 20_000, "server checksum");
+      expectEqual(sum.bytes, size, "bytes at the server");
+      expectEqual(sum.value, checksumOf(data).value, "checksum at the server");
+      await within(probe.closed.promise, 5000, "close");
+    } finally {
+      await listener.close();
+    }
+  },
+
   async "TCP: pause() stops data until resume()"(p) {
     const size = 2 * MiB;
     const serverDone = deferred<{ during: number; total: number }>();
