@@ -16,7 +16,7 @@ export interface NodeNetTcpOptions {
    * JavaScriptCore's young-generation collections find it still alive, and it
    * is freed only by a full collection, which comes once the heap has grown
    * several times over: a Bun site carrying 1 GiB to a reader taking 64 MiB/s
-   * grew by 49-70 MiB, and by 25-31 with the copies (docs/benchmarks.md). The
+   * grew by 49-70 MiB, and by 26-31 with the copies (docs/benchmarks.md). The
    * chunk itself, a view of a link record, now dies young. Node's larger young
    * generation holds such chunks until they are written, and its sites grew by
    * 37-41 MiB either way, so Node writes chunks as they are.

@@ -2,7 +2,7 @@
 // once per quiet spell, never while it is busy, and not as a burst begins.
 
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { CONFIRM_QUIET_MS, QUIET_CHECK_MS, QUIET_CPU_SHARE, shrinkWhenQuiet } from "../../../src/platform/shrink-when-quiet.ts";
+import { CONFIRM_CPU_SHARE, CONFIRM_QUIET_MS, QUIET_CHECK_MS, QUIET_CPU_SHARE, shrinkWhenQuiet } from "../../../src/platform/shrink-when-quiet.ts";
 
 /** CPU microseconds one check interval holds when the process keeps `share` of a core busy. */
 const cpuFor = (share: number) => QUIET_CHECK_MS * 1000 * share;
@@ -53,6 +53,22 @@ describe("shrinkWhenQuiet", () => {
     interval(0.9);
     interval(0);
     expect(shrink).toHaveBeenCalledTimes(1);
+  });
+
+  it("shrinks when the site takes a few milliseconds of CPU right after a quiet check", () => {
+    interval(0.5); // start-up, then its confirmation
+    vi.advanceTimersByTime(QUIET_CHECK_MS - CONFIRM_QUIET_MS); // a quiet interval ends with the next check...
+    cpu += 2500; // ...and the site's timers take 2.5 ms of the next 100
+    vi.advanceTimersByTime(CONFIRM_QUIET_MS);
+    expect(shrink).toHaveBeenCalledTimes(1);
+  });
+
+  it(`leaves a burst alone that takes ${CONFIRM_CPU_SHARE * 100} % of a core in the ${CONFIRM_QUIET_MS} ms after a quiet check`, () => {
+    interval(0.5);
+    vi.advanceTimersByTime(QUIET_CHECK_MS - CONFIRM_QUIET_MS);
+    cpu += CONFIRM_QUIET_MS * 1000 * CONFIRM_CPU_SHARE;
+    vi.advanceTimersByTime(CONFIRM_QUIET_MS);
+    expect(shrink).not.toHaveBeenCalled();
   });
 
   it("shrinks again once a busy spell is over", () => {
