@@ -17,9 +17,9 @@ export interface NodeNetTcpOptions {
    * is freed only by a full collection, which comes once the heap has grown
    * several times over: a Bun site carrying 1 GiB to a reader taking 64 MiB/s
    * grew by 49-70 MiB, and by 26-31 with the copies (docs/benchmarks.md). The
-   * chunk itself, a view of a link record, now dies young. Node's larger young
-   * generation holds such chunks until they are written, and its sites grew by
-   * 37-41 MiB either way, so Node writes chunks as they are.
+   * chunk itself, a view of an opened link record, now dies young. On Node the
+   * copies changed nothing (its sites grew by 37-41 MiB either way), so Node
+   * writes chunks as they are.
    */
   copyQueuedWrites: boolean;
 }

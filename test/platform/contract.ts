@@ -133,6 +133,16 @@ async function tcpServer(p: Platform, onSocket: (s: TcpSocket) => void) {
   return listener;
 }
 
+/** Start `s` reading into a running checksum, handed to `atEnd` when the peer ends. */
+function startChecksumming(s: TcpSocket, atEnd: (sum: Checksum) => void): void {
+  const sum = new Checksum();
+  const h = new TcpProbe();
+  h.keep = false;
+  h.onData = (chunk) => sum.add(chunk);
+  h.end = () => atEnd(sum);
+  s.start(h);
+}
+
 /** Write everything, waiting for drain when write() says so. Returns how often it did. */
 async function writeAll(socket: TcpSocket, probe: TcpProbe, data: Uint8Array, chunkSize: number): Promise<number> {
   let waits = 0;
@@ -344,16 +354,11 @@ export const checks: Record<string, Check> = {
     const size = 8 * MiB;
     const result = deferred<Checksum>();
     const listener = await tcpServer(p, (s) => {
-      const sum = new Checksum();
-      const h = new TcpProbe();
-      h.keep = false;
-      h.onData = (chunk) => sum.add(chunk);
-      h.end = () => {
+      startChecksumming(s, (sum) => {
         result.resolve(sum);
         s.write(utf8.encode(`${sum.bytes} ${sum.value}`));
         s.end();
-      };
-      s.start(h);
+      });
       // Read nothing for a while so the sender's buffers fill up.
       s.pause();
       setTimeout(() => s.resume(), 150);
@@ -385,15 +390,10 @@ export const checks: Record<string, Check> = {
     const result = deferred<Checksum>();
     const startReading = deferred();
     const listener = await tcpServer(p, (s) => {
-      const sum = new Checksum();
-      const h = new TcpProbe();
-      h.keep = false;
-      h.onData = (chunk) => sum.add(chunk);
-      h.end = () => {
+      startChecksumming(s, (sum) => {
         result.resolve(sum);
         s.end();
-      };
-      s.start(h);
+      });
       // Nothing until the writer has a queue; then reading one turn in three.
       s.pause();
       let turn = 0;
