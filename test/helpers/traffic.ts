@@ -114,13 +114,27 @@ export function timeUntilClosed(port: number, timeoutMs = 5000): Promise<{ ms: n
   });
 }
 
-/** A port nothing listens on (bound, then closed). */
+/**
+ * Privileged ports that no common service uses. A port bound and closed again
+ * would do until another test's listener, or a connection's own local end, got
+ * it from the ephemeral range; these are never handed out so.
+ */
+const UNUSED_PRIVILEGED_PORTS = [1, 3, 5, 1019, 1020, 1021];
+
+/** A port on 127.0.0.1 that refuses connections, and that nothing else in the suite can take. */
 export async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
+  for (const port of UNUSED_PRIVILEGED_PORTS) {
+    const refused = await new Promise<boolean>((resolve) => {
+      const socket = net.connect({ host: "127.0.0.1", port });
+      socket.once("connect", () => {
+        socket.destroy();
+        resolve(false);
+      });
+      socket.once("error", (error: NodeJS.ErrnoException) => resolve(error.code === "ECONNREFUSED"));
+    });
+    if (refused) return port;
+  }
+  throw new Error(`every one of ports ${UNUSED_PRIVILEGED_PORTS.join(", ")} answers on 127.0.0.1; the tests need one that refuses`);
 }
 
 /** Retry a small echo through `port` until the route to the far site is known. */

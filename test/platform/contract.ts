@@ -389,19 +389,20 @@ export const checks: Record<string, Check> = {
     const chunkSize = 64 * KiB - 9;
     const result = deferred<Checksum>();
     const startReading = deferred();
+    let bursts: ReturnType<typeof setInterval> | undefined;
+    let finished = false;
     const listener = await tcpServer(p, (s) => {
       startChecksumming(s, (sum) => {
+        clearInterval(bursts);
         result.resolve(sum);
         s.end();
       });
       // Nothing until the writer has a queue; then reading one turn in three.
       s.pause();
       let turn = 0;
-      let bursts: ReturnType<typeof setInterval> | undefined;
       void startReading.promise.then(() => {
-        bursts = setInterval(() => (turn++ % 3 === 0 ? s.resume() : s.pause()), 2);
+        if (!finished) bursts = setInterval(() => (turn++ % 3 === 0 ? s.resume() : s.pause()), 2);
       });
-      void result.promise.then(() => clearInterval(bursts));
     });
     try {
       const socket = await p.dialTcp({ hostname: HOST, port: listener.port });
@@ -423,6 +424,9 @@ export const checks: Record<string, Check> = {
       expectEqual(sum.value, checksumOf(data).value, "checksum at the server");
       await within(probe.closed.promise, 5000, "close");
     } finally {
+      // A failed check leaves no timer behind either.
+      finished = true;
+      clearInterval(bursts);
       await listener.close();
     }
   },
