@@ -16,6 +16,7 @@ import { DrainWaiters, isHandlers, isWebSocketUpgrade, listenError, OpenSockets,
 import { fileOps } from "./files.ts";
 import { processOps } from "./process-node.ts";
 import { shrinkWhenQuiet } from "./shrink-when-quiet.ts";
+import { collectWhenHeavy } from "./collect-when-heavy.ts";
 import { nodeNetTcp } from "./tcp-node.ts";
 import { WebWebSocketConn } from "./ws-web.ts";
 
@@ -59,6 +60,8 @@ declare const Bun: {
   serve(options: BunServeOptions): BunServer;
   /** Frees what JavaScriptCore holds and does not use, the next time it is idle (bun-types). */
   shrink?(): void;
+  /** Runs the collector; `true` waits for a full collection to finish (bun-types). */
+  gc(force: boolean): void;
 };
 
 interface SocketData {
@@ -257,17 +260,18 @@ function connectWebSocket(url: string, options: ConnectWebSocketOptions): Promis
   });
 }
 
+function cpuMicros(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+}
+
 export function createBunPlatform(): Platform {
   // Give back what start-up and each burst left behind, once the site is quiet (shrink-when-quiet.ts).
   if (typeof Bun.shrink === "function") {
-    shrinkWhenQuiet(
-      () => Bun.shrink?.(),
-      () => {
-        const { user, system } = process.cpuUsage();
-        return user + system;
-      },
-    );
+    shrinkWhenQuiet(() => Bun.shrink?.(), cpuMicros);
   }
+  // Free the buffers a slow reader leaves for a full collection before they pile up (collect-when-heavy.ts).
+  collectWhenHeavy(() => Bun.gc(true), () => process.memoryUsage().external, cpuMicros);
   return {
     runtime: "bun",
     version: Bun.version,
