@@ -232,7 +232,9 @@ async function throughputSection(servers: Servers, stunnel: StunnelPair | undefi
   const allPids = [servers.pid, ...(stunnel?.pids ?? []), ...trios.flatMap((t) => t.chain.pids)];
   const warm = (port: number, streams: number) => () => (warmUpSize > 0 ? bulk(port, warmUpSize, streams) : Promise.resolve());
   for (let run = 1; run <= runs; run++) {
-    for (const streams of [1, 8]) {
+    // 1 stream first in odd runs and 8 first in even ones: a machine that slows down or speeds
+    // up within a run then weighs on both alike, and "8 streams vs 1" compares like with like.
+    for (const streams of run % 2 === 1 ? [1, 8] : [8, 1]) {
       progress(`throughput run ${run}/${runs}, ${streams} stream(s): direct`);
       add(`direct/${streams}`, await measure([], allPids, () => bulk(servers.sink, size, streams), warm(servers.sink, streams)));
       if (stunnel) {
@@ -531,7 +533,7 @@ out(`- machine: ${cpuModel}, ${cores} cores, ${(os.totalmem() / GiB).toFixed(0)}
 out(`- runtimes: Node ${nodeV} (sites ${nodeBundle ? "from the esbuild bundle of src/cli.ts and its packages that `skiff` runs on Node" : "through tsx"}), Deno ${denoV} (sites run bin/skiff.mjs, from the same bundle, with ${DENO_SITE_FLAGS.join(" ")}, as the README gives), Bun ${bunV}; stunnel ${stunnelBin ? stunnelVersion(stunnelBin) : "absent"}`);
 out(`- command: npm run bench -- ${process.argv.slice(2).join(" ") || "(defaults)"}; ${runs} run(s) per figure, median (min-max)`);
 out(`- site configuration: defaults${windowSpec ? ` except spec.streamWindowBytes: ${Number(values.window)}` : ""}; links made with access tokens; every link runs SL1 (AES-256-GCM records)`);
-out(`- the load generator and the far-end servers are Node processes; every path's figures were measured in this run, interleaved run by run`);
+out(`- the load generator and the far-end servers are Node processes; every path's figures were measured in this run, interleaved run by run, with 1 stream and 8 streams first in turn`);
 out(`- each timed transfer follows an untimed ${warmUpSize / MiB} MiB one through the same path (as iperf3 --omit), baselines included`);
 out();
 if (!stunnelBin) {
