@@ -78,6 +78,18 @@ describe("collectWhenHeavy", () => {
     expect(collect).toHaveBeenCalledTimes(2);
   });
 
+  it("lowers its mark again once memory that was in use is given back", () => {
+    leftAfterCollection = 3 * HEAVY_EXTERNAL_BYTES;
+    external = leftAfterCollection + 1;
+    check(0.1);
+    expect(collect).toHaveBeenCalledTimes(1);
+    external = 4 * MiB; // the connections closed
+    for (let i = 0; i < CHECKS_BETWEEN_COLLECTIONS; i++) check(0.1);
+    external = 4 * MiB + HEAVY_EXTERNAL_BYTES;
+    check(0.1);
+    expect(collect).toHaveBeenCalledTimes(2);
+  });
+
   it("stops when told to", () => {
     stop();
     external = 200 * MiB;
