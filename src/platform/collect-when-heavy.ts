@@ -16,7 +16,7 @@
 
 import { unrefTimer } from "./common.ts";
 
-/** A collection runs once external memory (ArrayBuffers, mostly) has grown this much since the last one left it. */
+/** A collection runs once external memory (ArrayBuffers, mostly) has grown this much over the least it was since the last one. */
 export const HEAVY_EXTERNAL_BYTES = 16 * 1024 * 1024;
 /** How often external memory is checked. */
 export const HEAVY_CHECK_MS = 200;
