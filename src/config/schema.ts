@@ -279,7 +279,7 @@ export const SiteSpec = withMeta(
       16_384,
       16_777_216,
       1_048_576,
-      "Credit window each stream starts with, in bytes: how much one connection may have in flight on a link before the receiver grants more. While the receiving side passes every byte straight on, the window grows up to 4 times this; a reader that pushes back keeps it here.",
+      "Credit window each stream starts with, in bytes: how much one connection may have in flight on a link before the receiver grants more. While the receiving side passes every byte straight on, the window grows up to 16 times this (the streams of one link by 15 times this together); a reader that pushes back keeps it here.",
       "bytes",
     ),
     maxStreamsPerLink: intIn(1, 1_000_000, 4096, "Most streams (TCP connections) open at once on one link."),

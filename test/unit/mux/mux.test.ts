@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { GROW_AFTER_WINDOWS, MAX_WINDOW_GROWTH, Mux, type MuxStream, QUEUED_DATA_HIGH_WATER, SPARE_MESSAGE_BYTES, type StreamHandlers } from "../../../src/mux/mux.ts";
+import { GROW_AFTER_WINDOWS, LATE_CREDITS_TO_SHRINK, LINK_WINDOW_GROWTH, MAX_WINDOW_GROWTH, Mux, type MuxStream, QUEUED_DATA_HIGH_WATER, SPARE_MESSAGE_BYTES, type StreamHandlers } from "../../../src/mux/mux.ts";
 import { encodeFrame, FRAME_HEADER_BYTES, FrameType, encodeU32, MAX_MESSAGE_BYTES } from "../../../src/protocol/frames.ts";
 import { encodeOpen, type Open, ResetCode } from "../../../src/protocol/messages.ts";
 import { ProtocolError } from "../../../src/errors.ts";
@@ -409,12 +409,12 @@ describe("stream receive windows", () => {
    * A stream from a to b whose reader at b either passes bytes on as they arrive
    * (`reader.prompt`, the default) or holds them until `release()`, as a socket that pushes back.
    */
-  const streamWithReader = () => {
-    const { a, accepted, pump } = pair();
+  const streamWithReader = (link = pair()) => {
+    const { a, accepted, pump } = link;
     const s = a.openStream(open("k"));
     recorder(s);
     pump();
-    const peer = accepted[0]!.stream;
+    const peer = accepted.at(-1)!.stream;
     const reader = {
       prompt: true,
       held: 0,
@@ -435,6 +435,54 @@ describe("stream receive windows", () => {
     });
     return { s, peer, pump, reader };
   };
+
+  it("lets the streams of one link grow by LINK_WINDOW_GROWTH windows together: one stream alone reaches the maximum, eight share it", () => {
+    const alone = streamWithReader();
+    carry(alone.s, alone.pump, 256 * WINDOW);
+    expect(alone.peer.windowBytes).toBe(MAX_WINDOW_GROWTH * WINDOW);
+
+    const link = pair();
+    const eight = Array.from({ length: 8 }, () => streamWithReader(link));
+    for (let round = 0; round < 32; round++) for (const { s, pump } of eight) carry(s, pump, 8 * WINDOW);
+    const windows = eight.map(({ peer }) => peer.windowBytes);
+    for (const window of windows) expect(window).toBeGreaterThanOrEqual(WINDOW);
+    expect(windows.reduce((sum, w) => sum + w, 0)).toBe(8 * WINDOW + LINK_WINDOW_GROWTH * WINDOW);
+  });
+
+  it("gives a finished stream's growth back to the link, for the streams after it", () => {
+    const link = pair();
+    const first = streamWithReader(link);
+    carry(first.s, first.pump, 256 * WINDOW);
+    expect(first.peer.windowBytes).toBe(MAX_WINDOW_GROWTH * WINDOW);
+    const second = streamWithReader(link);
+    carry(second.s, second.pump, 256 * WINDOW);
+    expect(second.peer.windowBytes).toBe(WINDOW);
+
+    first.s.reset(ResetCode.Cancelled, "done");
+    first.pump();
+    carry(second.s, second.pump, 256 * WINDOW);
+    expect(second.peer.windowBytes).toBe(MAX_WINDOW_GROWTH * WINDOW);
+  });
+
+  it("keeps the window a whole number of bytes when it halves from an odd size", () => {
+    const { s, peer, pump, reader } = streamWithReader();
+    carry(s, pump, 256 * WINDOW);
+    expect(peer.windowBytes).toBe(MAX_WINDOW_GROWTH * WINDOW);
+    reader.prompt = false;
+    const takenLate = (bytes: number) => {
+      for (let sent = 0; sent < bytes; sent += 16384) s.write(new Uint8Array(Math.min(16384, bytes - sent)));
+      pump();
+      reader.release();
+      pump();
+    };
+    // The third late credit in a row shrinks the window by what it credits: an odd number of bytes.
+    for (let late = 0; late < LATE_CREDITS_TO_SHRINK; late++) takenLate(5 * WINDOW + 1);
+    expect(peer.windowBytes % 2).toBe(1);
+    // A whole window taken late then halves it.
+    takenLate(peer.windowBytes);
+    expect(Number.isInteger(peer.windowBytes)).toBe(true);
+    expect(peer.windowBytes).toBeLessThan(MAX_WINDOW_GROWTH * WINDOW);
+  });
 
   it("doubles while the reader takes every byte as it arrives, up to MAX_WINDOW_GROWTH times the announced window", () => {
     const { s, peer, pump } = streamWithReader();
