@@ -8,14 +8,14 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { issueToken } from "../lib/token.ts";
-import { DENO_SITE_FLAGS, runtimeCommand, type RuntimeName } from "../../test/helpers/runtimes.ts";
+import { BUN_SITE_ENV, DENO_SITE_FLAGS, runtimeCommand, type RuntimeName, withBunSiteEnv } from "../../test/helpers/runtimes.ts";
 import { bulk } from "./load.ts";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const MiB = 1024 * 1024;
 export const GiB = 1024 * MiB;
 export type Runtime = RuntimeName;
-export { DENO_SITE_FLAGS, runtimeCommand };
+export { BUN_SITE_ENV, DENO_SITE_FLAGS, runtimeCommand };
 
 /** A TCP server that counts what it receives and, at the client's FIN, answers with the count. */
 export async function startSink(): Promise<{ port: number; close(): void }> {
@@ -57,7 +57,8 @@ export class BenchSite {
     this.child = spawn(cmd!, [...args, ...(plan.flags ?? []), entry, "run", "--config", config], {
       cwd: ROOT,
       stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, ...plan.env },
+      // Bun sites with the environment the README gives them, as Deno sites get its flags.
+      env: plan.runtime === "bun" ? withBunSiteEnv({ ...process.env, ...plan.env }) : { ...process.env, ...plan.env },
     });
     // Keep the start of the log (what waitFor looks for) and the end, not all of it.
     const keep = (d: Buffer) => {
