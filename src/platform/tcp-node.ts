@@ -34,9 +34,9 @@ const COPIED_FROM = 32 * 1024;
 let queuedWritePool: BufferPool | undefined;
 
 class NodeTcpSocket implements TcpSocket {
-  readonly remoteAddress: string;
-  readonly remotePort: number;
   #socket: net.Socket;
+  /** Asked of the kernel on first use (getpeername), not for every connection. */
+  #peer: { address: string; port: number } | undefined;
   #handlers: TcpSocketHandlers | undefined;
   #error: Error | undefined;
   /** close happened before start(): delivered by start(). */
@@ -47,8 +47,6 @@ class NodeTcpSocket implements TcpSocket {
   constructor(socket: net.Socket, copies: BufferPool | undefined) {
     this.#socket = socket;
     this.#copies = copies;
-    this.remoteAddress = socket.remoteAddress ?? "";
-    this.remotePort = socket.remotePort ?? 0;
     // Without an 'error' listener Node throws the error; keep it for close.
     socket.on("error", (error) => {
       this.#error ??= socketError(error);
@@ -57,6 +55,19 @@ class NodeTcpSocket implements TcpSocket {
       if (this.#handlers === undefined) this.#closedEarly = true;
       else this.#deliverClose();
     });
+  }
+
+  get remoteAddress(): string {
+    return this.#peerAddress().address;
+  }
+
+  get remotePort(): number {
+    return this.#peerAddress().port;
+  }
+
+  #peerAddress(): { address: string; port: number } {
+    this.#peer ??= { address: this.#socket.remoteAddress ?? "", port: this.#socket.remotePort ?? 0 };
+    return this.#peer;
   }
 
   #deliverClose(): void {
