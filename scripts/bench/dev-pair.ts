@@ -1,6 +1,7 @@
 // Development aid: one link between two sites on one runtime, `--size-mib` through
 // it on `--streams` connections, printing MiB/s and each site's CPU s/GiB.
-// Pass site flags with --env KEY=VALUE (e.g. NODE_OPTIONS=--cpu-prof ...).
+// Pass site flags with --env KEY=VALUE (e.g. NODE_OPTIONS=--cpu-prof ...); --threads adds
+// each site's CPU by thread and its page faults, per GiB or per connection (--connections N).
 //   node bin/run-ts.mjs scripts/bench/dev-pair.ts --runtime node --size-mib 1024 [--hops 1|2]
 
 import { parseArgs } from "node:util";
@@ -44,27 +45,29 @@ try {
   for (let r = 0; r < Number(values.runs); r++) {
     // Sites left idle between runs, as between the bench's interleaved measurements.
     if (r > 0 && Number(values["pause-s"]) > 0) await new Promise((resolve) => setTimeout(resolve, Number(values["pause-s"]) * 1000));
-    if (conns > 0) {
-      const cpu0 = chain.pids.map(cpuSeconds);
-      const r = await connectionRate(chain.ports.bulk!, conns, 16);
-      const cpu = chain.pids.map((p, i) => ((cpuSeconds(p) - cpu0[i]!) / conns) * 1000);
-      process.stdout.write(`${chainRuntimes.join(">")}: ${r.perSecond.toFixed(0)} conn/s, p50 ${r.p50.toFixed(2)} p99 ${r.p99.toFixed(2)} ms, errors ${r.errors}, site CPU ms/conn ${cpu.map((c) => c.toFixed(3)).join(" / ")}\n`);
-      continue;
-    }
     const cpu0 = chain.pids.map(cpuSeconds);
     const threads0 = chain.pids.map(cpuSecondsByThread);
     const faults0 = chain.pids.map(minorFaults);
-    const speed = await bulk(chain.ports.bulk!, size, Number(values.streams));
-    const cpu = chain.pids.map((p, i) => (cpuSeconds(p) - cpu0[i]!) / (size / GiB));
-    process.stdout.write(`${chainRuntimes.join(">")}: ${speed.toFixed(0)} MiB/s, site CPU s/GiB ${cpu.map((c) => c.toFixed(2)).join(" / ")}\n`);
+    /** Per connection (ms) or per GiB (s). */
+    const unit = conns > 0 ? conns / 1000 : size / GiB;
+    if (conns > 0) {
+      const r = await connectionRate(chain.ports.bulk!, conns, 16);
+      const cpu = chain.pids.map((p, i) => (cpuSeconds(p) - cpu0[i]!) / unit);
+      process.stdout.write(`${chainRuntimes.join(">")}: ${r.perSecond.toFixed(0)} conn/s, p50 ${r.p50.toFixed(2)} p99 ${r.p99.toFixed(2)} ms, errors ${r.errors}, site CPU ms/conn ${cpu.map((c) => c.toFixed(3)).join(" / ")}\n`);
+    } else {
+      const speed = await bulk(chain.ports.bulk!, size, Number(values.streams));
+      const cpu = chain.pids.map((p, i) => (cpuSeconds(p) - cpu0[i]!) / unit);
+      process.stdout.write(`${chainRuntimes.join(">")}: ${speed.toFixed(0)} MiB/s, site CPU s/GiB ${cpu.map((c) => c.toFixed(2)).join(" / ")}\n`);
+    }
     if (values.threads) {
       chain.pids.forEach((pid, i) => {
         const parts = [...cpuSecondsByThread(pid)]
-          .map(([name, seconds]) => [name, (seconds - (threads0[i]!.get(name) ?? 0)) / (size / GiB)] as const)
-          .filter(([, perGiB]) => perGiB >= 0.01)
+          .map(([name, seconds]) => [name, (seconds - (threads0[i]!.get(name) ?? 0)) / unit] as const)
+          .filter(([, share]) => share >= (conns > 0 ? 0.001 : 0.01))
           .sort((a, b) => b[1] - a[1]);
-        const faults = (minorFaults(pid) - faults0[i]!) / (size / GiB);
-        process.stdout.write(`  site ${i} threads, s/GiB: ${parts.map(([name, perGiB]) => `${name} ${perGiB.toFixed(2)}`).join(", ")}; page faults per GiB: ${faults.toFixed(0)}\n`);
+        const faults = (minorFaults(pid) - faults0[i]!) / (conns > 0 ? conns : unit);
+        const per = conns > 0 ? ["ms/conn", "connection"] : ["s/GiB", "GiB"];
+        process.stdout.write(`  site ${i} threads, ${per[0]}: ${parts.map(([name, share]) => `${name} ${share.toFixed(conns > 0 ? 3 : 2)}`).join(", ")}; page faults per ${per[1]}: ${faults.toFixed(conns > 0 ? 1 : 0)}\n`);
       });
     }
   }
