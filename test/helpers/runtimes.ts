@@ -35,7 +35,7 @@ export const DENO_SITE_FLAGS: readonly string[] = ["--no-code-cache", DENO_V8_FL
  * pages that stay free for 100 ms back to the system, and a busy site faults
  * them in again: every record passes through new 64 KiB buffers. With a
  * second (upstream mimalloc's own default), two Bun hops carried 10-19 % more
- * and their relay took 2,500 page faults per GiB instead of 110,000
+ * and their relay took 45,000 page faults per GiB instead of 110,000
  * (docs/benchmarks.md). Bun reads it only when it starts.
  */
 export const BUN_SITE_ENV: Readonly<Record<string, string>> = { MIMALLOC_PURGE_DELAY: "1000" };

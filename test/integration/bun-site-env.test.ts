@@ -1,7 +1,7 @@
 // Bun sites take an allocator setting from their environment (README, "Run a
 // site"): the README must give the one the tests and the benchmark start Bun
-// sites with, and Bun must read it. Bun reads it only at start, so a name Bun no longer
-// knows would be ignored without a word.
+// sites with, and Bun must read it. A name Bun no longer knows would be
+// ignored without a word.
 
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
