@@ -54,11 +54,12 @@ export class BenchSite {
     // Deno sites start as the README starts them, through bin/skiff.mjs and its bundle.
     const script = plan.runtime === "deno" ? "bin/skiff.mjs" : "src/cli.ts";
     const entry = plan.runtime === "node" && plan.nodeBundle ? plan.nodeBundle : path.join(ROOT, script);
+    const env = { ...process.env, ...plan.env };
     this.child = spawn(cmd!, [...args, ...(plan.flags ?? []), entry, "run", "--config", config], {
       cwd: ROOT,
       stdio: ["ignore", "pipe", "pipe"],
       // Bun sites with the environment the README gives them, as Deno sites get its flags.
-      env: plan.runtime === "bun" ? withBunSiteEnv({ ...process.env, ...plan.env }) : { ...process.env, ...plan.env },
+      env: plan.runtime === "bun" ? withBunSiteEnv(env) : env,
     });
     // Keep the start of the log (what waitFor looks for) and the end, not all of it.
     const keep = (d: Buffer) => {

@@ -319,7 +319,7 @@ export class Mux {
 
   /** @internal A stream's window may grow by `wanted` bytes: how much of it the link's budget allows. */
   growWindow(wanted: number): number {
-    const granted = Math.max(0, Math.min(wanted, LINK_WINDOW_GROWTH * this.#options.windowBytes - this.#windowGrowth));
+    const granted = Math.min(wanted, LINK_WINDOW_GROWTH * this.#options.windowBytes - this.#windowGrowth);
     this.#windowGrowth += granted;
     return granted;
   }
