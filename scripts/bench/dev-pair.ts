@@ -1,12 +1,13 @@
 // Development aid: one link between two sites on one runtime, `--size-mib` through
-// it on `--streams` connections, printing MiB/s and each site's CPU s/GiB.
+// it on `--streams` connections, printing MiB/s and each site's CPU s/GiB. `--streams 1,8`
+// measures both in every run, in turn first, as the bench does.
 // Pass site flags with --env KEY=VALUE (e.g. NODE_OPTIONS=--cpu-prof ...); --threads adds
-// each site's CPU by thread and its page faults, per GiB or per connection (--connections N).
+// each site's CPU by thread, its page faults and its read and write calls, per GiB or per connection (--connections N).
 //   node bin/run-ts.mjs scripts/bench/dev-pair.ts --runtime node --size-mib 1024 [--hops 1|2]
 
 import { parseArgs } from "node:util";
 import { nodeBundle, GiB, MiB, type Runtime, retry, startChain } from "./lib.ts";
-import { bulk, connectionRate, cpuSeconds, cpuSecondsByThread, minorFaults } from "./load.ts";
+import { bulk, connectionRate, cpuSeconds, cpuSecondsByThread, ioCalls, minorFaults } from "./load.ts";
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { ROOT } from "./lib.ts";
@@ -48,26 +49,35 @@ try {
     const cpu0 = chain.pids.map(cpuSeconds);
     const threads0 = chain.pids.map(cpuSecondsByThread);
     const faults0 = chain.pids.map(minorFaults);
+    const io0 = chain.pids.map(ioCalls);
     /** Per connection (ms) or per GiB (s). */
+    const counts = values.streams!.split(",").map(Number);
     const unit = conns > 0 ? conns / 1000 : size / GiB;
+    /** The thread figures cover every transfer of the run. */
+    const threadUnit = conns > 0 ? unit : unit * counts.length;
     if (conns > 0) {
       const r = await connectionRate(chain.ports.bulk!, conns, 16);
       const cpu = chain.pids.map((p, i) => (cpuSeconds(p) - cpu0[i]!) / unit);
       process.stdout.write(`${chainRuntimes.join(">")}: ${r.perSecond.toFixed(0)} conn/s, p50 ${r.p50.toFixed(2)} p99 ${r.p99.toFixed(2)} ms, errors ${r.errors}, site CPU ms/conn ${cpu.map((c) => c.toFixed(3)).join(" / ")}\n`);
     } else {
-      const speed = await bulk(chain.ports.bulk!, size, Number(values.streams));
-      const cpu = chain.pids.map((p, i) => (cpuSeconds(p) - cpu0[i]!) / unit);
-      process.stdout.write(`${chainRuntimes.join(">")}: ${speed.toFixed(0)} MiB/s, site CPU s/GiB ${cpu.map((c) => c.toFixed(2)).join(" / ")}\n`);
+      for (const streams of r % 2 === 0 ? counts : counts.toReversed()) {
+        const before = chain.pids.map(cpuSeconds);
+        const speed = await bulk(chain.ports.bulk!, size, streams);
+        const cpu = chain.pids.map((p, i) => (cpuSeconds(p) - before[i]!) / unit);
+        process.stdout.write(`${chainRuntimes.join(">")}, ${streams} stream(s): ${speed.toFixed(0)} MiB/s, site CPU s/GiB ${cpu.map((c) => c.toFixed(2)).join(" / ")}\n`);
+      }
     }
     if (values.threads) {
       chain.pids.forEach((pid, i) => {
         const parts = [...cpuSecondsByThread(pid)]
-          .map(([name, seconds]) => [name, (seconds - (threads0[i]!.get(name) ?? 0)) / unit] as const)
+          .map(([name, seconds]) => [name, (seconds - (threads0[i]!.get(name) ?? 0)) / threadUnit] as const)
           .filter(([, share]) => share >= (conns > 0 ? 0.001 : 0.01))
           .sort((a, b) => b[1] - a[1]);
-        const faults = (minorFaults(pid) - faults0[i]!) / (conns > 0 ? conns : unit);
+        const faults = (minorFaults(pid) - faults0[i]!) / (conns > 0 ? conns : threadUnit);
         const per = conns > 0 ? ["ms/conn", "connection"] : ["s/GiB", "GiB"];
-        process.stdout.write(`  site ${i} threads, ${per[0]}: ${parts.map(([name, share]) => `${name} ${share.toFixed(conns > 0 ? 3 : 2)}`).join(", ")}; page faults per ${per[1]}: ${faults.toFixed(conns > 0 ? 1 : 0)}\n`);
+        const io = ioCalls(pid);
+        const calls = (n: number) => (n / (conns > 0 ? conns : threadUnit)).toFixed(conns > 0 ? 1 : 0);
+        process.stdout.write(`  site ${i} threads, ${per[0]}: ${parts.map(([name, share]) => `${name} ${share.toFixed(conns > 0 ? 3 : 2)}`).join(", ")}; per ${per[1]}: page faults ${faults.toFixed(conns > 0 ? 1 : 0)}, reads ${calls(io.reads - io0[i]!.reads)}, writes ${calls(io.writes - io0[i]!.writes)}\n`);
       });
     }
   }

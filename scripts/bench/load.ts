@@ -195,6 +195,16 @@ export function minorFaults(pid: number): number {
   }
 }
 
+/** Read and write system calls `pid` has made (/proc/PID/io: reads, recvs, writes, sends, their vector forms). */
+export function ioCalls(pid: number): { reads: number; writes: number } {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, "utf8");
+    return { reads: Number(/^syscr: (\d+)/m.exec(io)?.[1] ?? 0), writes: Number(/^syscw: (\d+)/m.exec(io)?.[1] ?? 0) };
+  } catch {
+    return { reads: 0, writes: 0 };
+  }
+}
+
 /** Resident set size of `pid` in bytes. */
 export function rss(pid: number): number {
   try {
