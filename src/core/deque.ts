@@ -27,6 +27,11 @@ export class Deque<T> {
     return this.#size === 0 ? undefined : this.#items[this.#head];
   }
 
+  /** The item `index` places from the front (0 is the front), or undefined past the end. */
+  at(index: number): T | undefined {
+    return index >= 0 && index < this.#size ? this.#items[(this.#head + index) & (this.#items.length - 1)] : undefined;
+  }
+
   shift(): T | undefined {
     if (this.#size === 0) return undefined;
     const item = this.#items[this.#head];

@@ -14,7 +14,6 @@ import {
   type Frame,
   FrameType,
   frameTypeName,
-  MAX_DATA_PAYLOAD,
   MAX_MESSAGE_BYTES,
   FRAME_HEADER_BYTES,
   writeFrame,
@@ -100,13 +99,75 @@ const MIN_SPLIT_BYTES = 512;
 /** In takeMessage() only: this payload continues the Data frame before it (no header of its own). */
 const CONTINUATION = -1 as FrameType;
 
+/**
+ * How far takeMessage() looks down the queue for the next Data frame of a
+ * stream whose frame it split (see carryTail). Streams that take turns sit a
+ * few frames apart; the bound keeps a long queue of other streams cheap.
+ */
+const CARRY_LOOKAHEAD = 64;
+
 interface QueuedFrame {
   type: FrameType;
   stream: MuxStream | undefined;
   streamId: number;
   payload: Uint8Array;
+  /**
+   * Data frames only: the rest of this stream's previous Data frame, split to
+   * fill a message and sent first, as part of this frame (see carryTail).
+   */
+  carried?: Uint8Array;
   /** A Data frame of a stream paced to the link: its bytes count towards QUEUED_DATA_HIGH_WATER. */
   paced?: boolean;
+}
+
+/** Payload bytes a queued frame sends: what it carries and its own. */
+function queuedBytes(frame: QueuedFrame): number {
+  return frame.carried === undefined ? frame.payload.byteLength : frame.carried.byteLength + frame.payload.byteLength;
+}
+
+/**
+ * Move the first `count` payload bytes of Data frame `frame` to `picked`, as
+ * a frame of their own or continuing the frame before (`continues`), and leave
+ * the rest in `frame`.
+ */
+function pickData(picked: QueuedFrame[], frame: QueuedFrame, count: number, continues: boolean): void {
+  let type = continues ? CONTINUATION : frame.type;
+  const carried = frame.carried;
+  if (carried !== undefined) {
+    const taken = Math.min(count, carried.byteLength);
+    picked.push({ type, stream: frame.stream, streamId: frame.streamId, payload: carried.subarray(0, taken) });
+    frame.carried = taken < carried.byteLength ? carried.subarray(taken) : undefined;
+    count -= taken;
+    type = CONTINUATION;
+  }
+  if (count === 0) return;
+  picked.push({ type, stream: frame.stream, streamId: frame.streamId, payload: frame.payload.subarray(0, count) });
+  frame.payload = frame.payload.subarray(count);
+}
+
+/**
+ * `split`, first in `queue`, has just had a message's worth taken from it.
+ * When the same stream has another Data frame further down, the rest goes
+ * with that frame instead of waiting alone at the front.
+ *
+ * Why: a 64 KiB TCP read is a frame 9 bytes larger than a message. With one
+ * stream the rest joins the stream's next frame in the next message anyway;
+ * with several taking turns it went out with the next stream's frame, split
+ * in turn, so nearly every message carried two frames, and the far site
+ * wrote each stream's bytes to its socket in two pieces, one of them a few
+ * bytes long. Carried this way, a stream's bytes fill messages of their own.
+ */
+function carryTail(queue: Deque<QueuedFrame>, split: QueuedFrame): void {
+  if (split.carried !== undefined) return; // the rest begins inside what it carries: leave it first in line
+  for (let i = 1; i <= CARRY_LOOKAHEAD; i++) {
+    const later = queue.at(i);
+    if (later === undefined) return;
+    if (later.streamId !== split.streamId) continue;
+    if (later.type !== FrameType.Data || later.carried !== undefined || later.paced !== split.paced) return;
+    later.carried = split.payload;
+    queue.shift();
+    return;
+  }
 }
 
 export interface MuxCounters {
@@ -224,29 +285,29 @@ export class Mux {
       for (let next = queue.peek(); next !== undefined; next = queue.peek()) {
         if (next.stream !== undefined && next.stream.resetSent && next.type !== FrameType.Reset) {
           queue.shift();
-          if (next.paced) this.#pacedQueued -= next.payload.byteLength;
+          if (next.paced) this.#pacedQueued -= queuedBytes(next);
           continue;
         }
         const extends_ = next.type === FrameType.Data && lastData === next.streamId;
         const overhead = extends_ ? 0 : FRAME_HEADER_BYTES;
         const room = maxBytes - size - overhead;
-        if (next.payload.byteLength > room) {
+        const bytes = queuedBytes(next);
+        if (bytes > room) {
           // Split a Data frame to fill the message when a useful piece fits; the rest stays first in line.
           if (next.type !== FrameType.Data || room < MIN_SPLIT_BYTES) break;
-          const piece: QueuedFrame = { type: next.type, stream: next.stream, streamId: next.streamId, payload: next.payload.subarray(0, room) };
-          next.payload = next.payload.subarray(room);
+          pickData(picked, next, room, extends_);
           if (next.paced) this.#pacedQueued -= room;
-          if (extends_) picked.push({ ...piece, type: CONTINUATION });
-          else picked.push(piece);
           size += overhead + room;
+          carryTail(queue, next);
           break;
         }
         queue.shift();
-        if (extends_) picked.push({ ...next, type: CONTINUATION });
+        if (next.carried !== undefined) pickData(picked, next, bytes, extends_);
+        else if (extends_) picked.push({ ...next, type: CONTINUATION });
         else picked.push(next);
-        if (next.paced) this.#pacedQueued -= next.payload.byteLength;
+        if (next.paced) this.#pacedQueued -= bytes;
         lastData = next.type === FrameType.Data ? next.streamId : -1;
-        size += overhead + next.payload.byteLength;
+        size += overhead + bytes;
       }
       if (size >= maxBytes - 64) break;
     }
@@ -737,7 +798,8 @@ export class MuxStream {
   #flush(): void {
     while (this.#pendingBytes > 0 && this.#sendCredit > 0) {
       let chunk = this.#pending.shift()!;
-      const allowed = Math.min(this.#sendCredit, MAX_DATA_PAYLOAD);
+      // Frames of any size are queued; takeMessage() cuts them to fit messages.
+      const allowed = this.#sendCredit;
       if (chunk.byteLength > allowed) {
         this.#pending.unshift(chunk.subarray(allowed));
         chunk = chunk.subarray(0, allowed);

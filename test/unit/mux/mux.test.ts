@@ -155,6 +155,51 @@ describe("Mux", () => {
     expect(concat(atB.chunks)).toEqual(concat(sent));
   });
 
+  it("Mux.takeMessage() gives streams that take turns messages of their own: the rest of a split frame goes with that stream's next one", () => {
+    const { a, b, accepted, pump } = pair({ window: 1 << 20 });
+    const streams = ["k0", "k1", "k2"].map((key) => a.openStream(open(key)));
+    pump();
+    const logs = accepted.map(({ stream }) => recorder(stream));
+    const sent: Uint8Array[][] = streams.map(() => []);
+    for (let read = 0; read < 4; read++) {
+      streams.forEach((s, i) => {
+        const chunk = crypto.getRandomValues(new Uint8Array(65536));
+        sent[i]!.push(chunk);
+        s.write(chunk);
+      });
+    }
+    const messages: Uint8Array[] = [];
+    for (let m = a.takeMessage(); m !== undefined; m = a.takeMessage()) messages.push(m);
+    const frameCount = (m: Uint8Array) => {
+      let frames = 0;
+      for (let o = 0; o < m.byteLength; o += FRAME_HEADER_BYTES + new DataView(m.buffer, m.byteOffset).getUint32(o + 5)) frames++;
+      return frames;
+    };
+    // Each stream's 256 KiB is four full frames and 36 bytes. Until the last reads' rests, every message is one full frame.
+    for (const m of messages.slice(0, 10)) {
+      expect(m.byteLength).toBe(MAX_MESSAGE_BYTES);
+      expect(frameCount(m)).toBe(1);
+    }
+    expect(messages.length).toBe(13);
+    for (const m of messages) b.receive(m);
+    logs.forEach((log, i) => expect(concat(log.chunks)).toEqual(concat(sent[i]!)));
+  });
+
+  it("Mux.takeMessage() keeps a stream's rest in front of its Fin", () => {
+    const { a, b, accepted, pump } = pair({ window: 1 << 20 });
+    const [first, second] = ["k0", "k1"].map((key) => a.openStream(open(key)));
+    pump();
+    const [atFirst, atSecond] = accepted.map(({ stream }) => recorder(stream));
+    first!.write(new Uint8Array(65536).fill(1));
+    first!.end();
+    second!.write(new Uint8Array(65536).fill(2));
+    pump();
+    expect(atFirst!.bytes).toBe(65536);
+    expect(atFirst!.ended).toBe(true);
+    expect(atSecond!.bytes).toBe(65536);
+    expect(b.pacedBytesQueued + a.pacedBytesQueued).toBe(0);
+  });
+
   it("Mux.takeMessage() puts the largest payload at its source offset modulo 16, so copying it is aligned", () => {
     const { a, pump } = pair({ window: 1 << 20 });
     const s = a.openStream(open("k"));
@@ -300,7 +345,7 @@ describe("the link's queue", () => {
   };
   /** Take messages (as the link's socket would) until at most `bytes` of data are queued. */
   const takeDownTo = (mux: Mux, bytes: number) => {
-    while (mux.pacedBytesQueued > bytes) mux.takeMessage();
+    while (mux.pacedBytesQueued > bytes && mux.takeMessage() !== undefined);
   };
 
   it("asks a paced writer with credit left to wait once QUEUED_DATA_HIGH_WATER bytes are queued for the link", () => {
@@ -369,6 +414,22 @@ describe("the link's queue", () => {
     await settle();
     expect(atWaiting.drains).toBe(0);
     expect(atOther.drains).toBe(1);
+  });
+
+  it("counts the bytes a stream's next frame carries for it until they are sent, and forgets them when the stream is reset", () => {
+    const { a } = roomy();
+    const [kept, gone] = [paced(a, "kept"), paced(a, "gone")];
+    recorder(kept);
+    recorder(gone);
+    a.takeMessage(); // the Open frames
+    for (let read = 0; read < 2; read++) for (const s of [gone, kept]) s.write(new Uint8Array(CHUNK));
+    // The first message leaves 9 bytes of gone's first read, carried by its second one.
+    a.takeMessage();
+    expect(a.pacedBytesQueued).toBe(4 * CHUNK - (MAX_MESSAGE_BYTES - FRAME_HEADER_BYTES));
+    gone.reset(ResetCode.Cancelled, "client went away");
+    takeDownTo(a, 0);
+    expect(a.pacedBytesQueued).toBe(0);
+    expect(a.takeMessage()).toBeUndefined();
   });
 
   it("leaves a stream that is not paced (a relay's) to its credit alone", () => {
