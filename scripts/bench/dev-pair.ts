@@ -62,9 +62,11 @@ try {
     } else {
       for (const streams of r % 2 === 0 ? counts : counts.toReversed()) {
         const before = chain.pids.map(cpuSeconds);
+        const loadBefore = cpuSeconds(process.pid) + cpuSeconds(child.pid!);
         const speed = await bulk(chain.ports.bulk!, size, streams);
         const cpu = chain.pids.map((p, i) => (cpuSeconds(p) - before[i]!) / unit);
-        process.stdout.write(`${chainRuntimes.join(">")}, ${streams} stream(s): ${speed.toFixed(0)} MiB/s, site CPU s/GiB ${cpu.map((c) => c.toFixed(2)).join(" / ")}\n`);
+        const load = (cpuSeconds(process.pid) + cpuSeconds(child.pid!) - loadBefore) / unit;
+        process.stdout.write(`${chainRuntimes.join(">")}, ${streams} stream(s): ${speed.toFixed(0)} MiB/s, site CPU s/GiB ${cpu.map((c) => c.toFixed(2)).join(" / ")}; load generator and server ${load.toFixed(2)}\n`);
       }
     }
     if (values.threads) {
