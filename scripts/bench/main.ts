@@ -257,11 +257,11 @@ async function throughputSection(servers: Servers, stunnel: StunnelPair | undefi
   const baseRow = (label: string, key: string) => {
     const one = get(`${key}/1`);
     const eight = get(`${key}/8`);
-    rows.push([label, mm(values_(one)), key === "direct" ? "1.00x" : x(ratio(values_(one), values_(get("direct/1")))), "", mm(values_(eight)), "", cpuPerGiB(one), foreignOf([...one, ...eight])]);
+    rows.push([label, mm(values_(one)), key === "direct" ? "1.00x" : x(ratio(values_(one), values_(get("direct/1")))), "", mm(values_(eight)), "", cpuPerGiB(one), cpuPerGiB(eight), foreignOf([...one, ...eight])]);
   };
   baseRow("direct TCP", "direct");
   if (stunnel) baseRow("stunnel mutual-TLS pair", "stunnel");
-  else rows.push(["stunnel mutual-TLS pair", "skipped", "", "", "", "", "", ""]);
+  else rows.push(["stunnel mutual-TLS pair", "skipped", "", "", "", "", "", "", ""]);
   const sOne = values_(get("stunnel/1"));
   const sEight = values_(get("stunnel/8"));
   for (const hops of [1, 2] as const) {
@@ -276,11 +276,12 @@ async function throughputSection(servers: Servers, stunnel: StunnelPair | undefi
         mm(values_(eight)),
         stunnel ? x(ratio(values_(eight), sEight)) : "n/a",
         cpuPerGiB(one),
+        cpuPerGiB(eight),
         foreignOf([...one, ...eight]),
       ]);
     }
   }
-  table(["path", "1 stream", "vs direct", "vs stunnel", "8 streams", "vs stunnel (8)", "path CPU s/GiB (1 stream)", "other load"], rows);
+  table(["path", "1 stream", "vs direct", "vs stunnel", "8 streams", "vs stunnel (8)", "path CPU s/GiB (1 stream)", "path CPU s/GiB (8 streams)", "other load"], rows);
   out("Path CPU: CPU seconds of the path's own processes (the sites, or both stunnel processes) per GiB carried.");
   out("Other load: CPU used meanwhile by processes outside the benchmark, in % of one core (median).");
   out();
