@@ -50,8 +50,8 @@ try {
     const threads0 = chain.pids.map(cpuSecondsByThread);
     const faults0 = chain.pids.map(minorFaults);
     const io0 = chain.pids.map(ioCalls);
-    /** Per connection (ms) or per GiB (s). */
     const counts = values.streams!.split(",").map(Number);
+    /** Per connection (ms) or per GiB (s). */
     const unit = conns > 0 ? conns / 1000 : size / GiB;
     /** The thread figures cover every transfer of the run. */
     const threadUnit = conns > 0 ? unit : unit * counts.length;
