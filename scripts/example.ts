@@ -90,7 +90,7 @@ writeFileSync(
     token,
   ].join("---\n"),
 );
-sites.push(start("west", [process.execPath, path.join(root, "bin", "skiff.mjs")], westConfig));
+sites.push(start("west", [process.execPath, "--max-semi-space-size=2", path.join(root, "bin", "skiff.mjs")], westConfig));
 
 async function routeReady(): Promise<boolean> {
   try {

@@ -8,14 +8,14 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { issueToken } from "../lib/token.ts";
-import { BUN_SITE_ENV, DENO_SITE_FLAGS, runtimeCommand, type RuntimeName, withBunSiteEnv } from "../../test/helpers/runtimes.ts";
+import { BUN_SITE_ENV, DENO_SITE_FLAGS, NODE_SITE_FLAGS, runtimeCommand, type RuntimeName, withBunSiteEnv } from "../../test/helpers/runtimes.ts";
 import { bulk } from "./load.ts";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const MiB = 1024 * 1024;
 export const GiB = 1024 * MiB;
 export type Runtime = RuntimeName;
-export { BUN_SITE_ENV, DENO_SITE_FLAGS, runtimeCommand };
+export { BUN_SITE_ENV, DENO_SITE_FLAGS, NODE_SITE_FLAGS, runtimeCommand };
 
 /** A TCP server that counts what it receives and, at the client's FIN, answers with the count. */
 export async function startSink(): Promise<{ port: number; close(): void }> {
@@ -51,6 +51,8 @@ export class BenchSite {
     const config = path.join(this.dir, "site.yaml");
     writeFileSync(config, plan.yaml);
     const [cmd, ...args] = plan.runtime === "node" && plan.nodeBundle ? [process.execPath] : runtimeCommand(plan.runtime);
+    // Node sites with the flags the README gives them (a flag in plan.flags comes later and wins).
+    if (plan.runtime === "node") args.push(...NODE_SITE_FLAGS);
     // Deno sites start as the README starts them, through bin/skiff.mjs and its bundle.
     const script = plan.runtime === "deno" ? "bin/skiff.mjs" : "src/cli.ts";
     const entry = plan.runtime === "node" && plan.nodeBundle ? plan.nodeBundle : path.join(ROOT, script);

@@ -12,7 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-import { BUN_SITE_ENV, DENO_SITE_FLAGS, nodeBundle as buildNodeBundle, GiB, MiB, median, retry, ROOT, type Runtime, runtimeCommand, startChain, type Chain } from "./lib.ts";
+import { BUN_SITE_ENV, DENO_SITE_FLAGS, NODE_SITE_FLAGS, nodeBundle as buildNodeBundle, GiB, MiB, median, retry, ROOT, type Runtime, runtimeCommand, startChain, type Chain } from "./lib.ts";
 import { bulk, connectionRate, cores, cpuSeconds, openIdle, pingPong, quietGate, rss, withForeign } from "./load.ts";
 import { findStunnel, startStunnel, type StunnelPair, stunnelInstallHint, stunnelVersion } from "./stunnel.ts";
 
@@ -529,7 +529,7 @@ out(`# Skiff benchmark`);
 out();
 out(`- date: ${new Date().toISOString()}`);
 out(`- machine: ${cpuModel}, ${cores} cores, ${(os.totalmem() / GiB).toFixed(0)} GiB RAM, Linux ${os.release()}; loopback 127.0.0.1 only`);
-out(`- runtimes: Node ${nodeV} (sites ${nodeBundle ? "from the esbuild bundle of src/cli.ts and its packages that `skiff` runs on Node" : "through tsx"}), Deno ${denoV} (sites run bin/skiff.mjs, from the same bundle, with ${DENO_SITE_FLAGS.join(" ")}, as the README gives), Bun ${bunV} (sites run src/cli.ts with ${Object.entries(BUN_SITE_ENV).map(([k, v]) => `${k}=${v}`).join(" ")}, as the README gives); stunnel ${stunnelBin ? stunnelVersion(stunnelBin) : "absent"}`);
+out(`- runtimes: Node ${nodeV} (sites ${nodeBundle ? "from the esbuild bundle of src/cli.ts and its packages that `skiff` runs on Node" : "through tsx"}, with ${NODE_SITE_FLAGS.join(" ")}, as the README gives), Deno ${denoV} (sites run bin/skiff.mjs, from the same bundle, with ${DENO_SITE_FLAGS.join(" ")}, as the README gives), Bun ${bunV} (sites run src/cli.ts with ${Object.entries(BUN_SITE_ENV).map(([k, v]) => `${k}=${v}`).join(" ")}, as the README gives); stunnel ${stunnelBin ? stunnelVersion(stunnelBin) : "absent"}`);
 out(`- command: npm run bench -- ${process.argv.slice(2).join(" ") || "(defaults)"}; ${runs} run(s) per figure, median (min-max)`);
 out(`- site configuration: defaults${windowSpec ? ` except spec.streamWindowBytes: ${Number(values.window)}` : ""}; links made with access tokens; every link runs SL1 (AES-256-GCM records)`);
 out(`- the load generator and the far-end servers are Node processes; every path's figures were measured in this run, interleaved run by run; each path's 1 and 8 streams back to back, first in turn, and "8 streams vs 1" is the median of the runs' own ratios`);
