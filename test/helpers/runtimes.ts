@@ -31,14 +31,10 @@ export const DENO_V8_FLAGS = `--v8-flags=--max-semi-space-size=1,--heap-growing-
 export const DENO_SITE_FLAGS: readonly string[] = ["--no-code-cache", DENO_V8_FLAGS];
 
 /**
- * The flag the README gives Node sites (`NODE_OPTIONS`, as `npx skiff` takes
- * it): semispaces of 2 MiB instead of V8's 16. Every short connection leaves
- * its sockets, streams and promises in the young generation, and with 16 MiB
- * semispaces each scavenge copied what was alive for 6-7 ms (up to 20), while
- * 16 connections waited on it; with 2 MiB a scavenge takes about 2 ms. Bulk
- * transfers never grow the young generation past 2 MiB semispaces anyway
- * (docs/benchmarks.md, "Node's young generation"). V8 reads it only when the
- * process starts.
+ * The flag the README gives Node sites (in `NODE_OPTIONS` for `npx skiff`):
+ * semispaces of 2 MiB instead of V8's 16, so that a scavenge under short
+ * connections stops a site for about 2 ms rather than 6-7 (docs/benchmarks.md,
+ * "Node's young generation"). V8 reads it only when the process starts.
  */
 export const NODE_SITE_FLAGS: readonly string[] = ["--max-semi-space-size=2"];
 
