@@ -11,6 +11,7 @@ import { type Open, ResetCode, resetCodeName } from "../protocol/messages.ts";
 import type { TcpSocket } from "../platform/types.ts";
 import { bestCandidates, type Candidate, chooseBalanced, pickLeastLoaded } from "./balance.ts";
 import { type Bridge, bridgeSocketToStream, bridgeSockets, bridgeStreams } from "./bridge.ts";
+import { EarlyClient } from "./early-client.ts";
 import { type Advert, AdvertSchema, diffRoutes, type Route, Topology } from "./topology.ts";
 
 /** Default cap on the bytes one site holds for connections (see `RouterOptions.maxPendingBytes`). */
@@ -22,10 +23,18 @@ export const AGE_OUT_INTERVALS = 3.5;
 
 /**
  * Resets that arrive before the far end accepted a stream and leave the
- * client untouched (no byte of it was read yet): the connection is tried
- * at another site that serves the key.
+ * client untouched: the connection is tried at another site that serves
+ * the key, with the client's early bytes (early-client.ts).
  */
 const RETRYABLE = new Set<number>([ResetCode.ConnectFailed, ResetCode.NoRoute, ResetCode.Limit, ResetCode.LinkLost, ResetCode.Shutdown]);
+/**
+ * Of those, the ones after which the far site may have reached its server
+ * and written the client's early bytes to it: the link broke, or that site
+ * stopped, before its Accept reached us. A server must not get a request
+ * twice, so after these a connection is tried again only if its client had
+ * sent nothing yet. The others come before any dial.
+ */
+const MAY_HAVE_DELIVERED = new Set<number>([ResetCode.LinkLost, ResetCode.Shutdown]);
 
 export interface ConnectorSpec {
   name: string;
@@ -234,18 +243,21 @@ export class Router {
 
   /**
    * A client connected to a listener for `routingKey`: find a site that
-   * serves the key and carry the connection there. The socket is read only
-   * once the far end has reached its server, so a refused dial can be retried
-   * elsewhere without losing a byte.
+   * serves the key and carry the connection there. The client's first bytes
+   * go out with the stream's Open and are kept until the far end has reached
+   * its server (early-client.ts), so a refused dial can be retried elsewhere
+   * without losing a byte.
    */
   connect(routingKey: string, socket: TcpSocket, counters: ListenerCounters): void {
+    const client = new EarlyClient(socket);
     const tried = new Set<string>();
     const attempts = this.#options.maxConnectAttempts ?? DEFAULT_MAX_CONNECT_ATTEMPTS;
     const fail = (reason: string) => {
       counters.failed++;
       counters.lastError = reason;
       counters.active--;
-      socket.destroy();
+      client.detach();
+      client.destroy();
       this.#options.logger.warn("connection.failed", `connection for ${routingKey} from ${socket.remoteAddress}:${socket.remotePort} failed: ${reason}`, {
         routingKey,
       });
@@ -267,7 +279,7 @@ export class Router {
       }
       tried.add(destination.site);
       if (destination.site === this.#options.site) {
-        this.#connectLocally(routingKey, socket, counters, retryOrFail);
+        this.#connectLocally(routingKey, client, counters, retryOrFail);
         return;
       }
       let stream: MuxStream;
@@ -280,13 +292,17 @@ export class Router {
       }
       this.#track(destination.site, +1);
       let accepted = false;
+      /** The client went away before the far end accepted: this attempt is over, and there is no next one. */
+      let abandoned = false;
       stream.setHandlers({
         data: () => {},
         end: () => {},
         drain: () => {},
         accepted: () => {
+          if (abandoned) return;
           accepted = true;
-          const bridge = bridgeSocketToStream(socket, stream, {
+          client.forgetKept();
+          const bridge = bridgeSocketToStream(client, stream, {
             done: () => {
               counters.active--;
               this.#track(destination.site, -1);
@@ -296,11 +312,28 @@ export class Router {
           this.#bridges.add(bridge);
         },
         reset: (code, reason) => {
-          if (accepted) return;
+          if (accepted || abandoned) return;
+          client.detach();
           this.#track(destination.site, -1);
           const why = reason.startsWith(destination.site) ? reason : `${destination.site}: ${reason}`;
-          if (RETRYABLE.has(code)) retryOrFail(why);
-          else fail(why);
+          if (!RETRYABLE.has(code)) fail(why);
+          else if (MAY_HAVE_DELIVERED.has(code) && client.keptBytes > 0) {
+            fail(`${why}; not tried elsewhere, as the server there may have received the client's first ${client.keptBytes} bytes`);
+          } else retryOrFail(why);
+        },
+      });
+      // Read no faster than the link sends, as the bridge will (bridgeSocketToStream).
+      stream.paceToLink();
+      client.readEarly({
+        data: (chunk) => void stream.write(chunk),
+        end: () => stream.end(),
+        closed: (error) => {
+          abandoned = true;
+          client.detach();
+          const reason = error ? `connection error: ${error.message}` : "the client closed its connection before the far end accepted it";
+          stream.reset(ResetCode.Cancelled, reason);
+          counters.active--;
+          this.#track(destination.site, -1);
         },
       });
     };

@@ -189,13 +189,19 @@ export function readAll(port: number, timeoutMs = 10_000): Promise<string> {
 /**
  * A TCP forwarder in front of a site's link port, so a test can cut a link
  * (every connection through it is destroyed and new ones are refused at
- * once) and restore it. The target may be set later with `target()`, when
+ * once) and restore it, or hold back what the target sends (`holdReplies()`,
+ * until `releaseReplies()`). The target may be set later with `target()`, when
  * the proxy's port has to go into the site's config first (its publicUrl).
  */
-export async function tcpProxy(targetPort?: number): Promise<TestServer & { cut(): void; restore(): void; target(port: number): void }> {
+export async function tcpProxy(
+  targetPort?: number,
+): Promise<TestServer & { cut(): void; restore(): void; target(port: number): void; holdReplies(): void; releaseReplies(): void }> {
   let open = true;
   let target = targetPort;
   const pairs = new Set<net.Socket>();
+  /** Each connection's way back, from the target to the client. */
+  const replies = new Map<net.Socket, net.Socket>();
+  const held = new Set<net.Socket>();
   const server = net.createServer((client) => {
     if (!open || target === undefined) {
       client.destroy();
@@ -213,6 +219,8 @@ export async function tcpProxy(targetPort?: number): Promise<TestServer & { cut(
     upstream.on("error", drop).on("close", drop);
     client.pipe(upstream);
     upstream.pipe(client);
+    replies.set(upstream, client);
+    upstream.on("close", () => replies.delete(upstream));
   });
   const base = await listen(server);
   return {
@@ -230,6 +238,20 @@ export async function tcpProxy(targetPort?: number): Promise<TestServer & { cut(
     },
     target: (port: number) => {
       target = port;
+    },
+    holdReplies: () => {
+      for (const [upstream, client] of replies) {
+        upstream.unpipe(client);
+        upstream.pause();
+        held.add(upstream);
+      }
+    },
+    releaseReplies: () => {
+      for (const upstream of held) {
+        const client = replies.get(upstream);
+        if (client !== undefined) upstream.pipe(client);
+      }
+      held.clear();
     },
   };
 }

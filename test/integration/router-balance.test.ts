@@ -6,7 +6,8 @@ import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RuntimeName, RUNTIMES } from "../helpers/runtimes.ts";
 import { type SiteProcess, startSites } from "../helpers/sites.ts";
-import { closedPort, nameServer, readAll, type TestServer } from "../helpers/traffic.ts";
+import { closedPort, echoServer, exchange, nameServer, pattern, readAll, type TestServer } from "../helpers/traffic.ts";
+import { EARLY_DATA_BYTES } from "../../src/router/early-client.ts";
 
 const FAST = { keepaliveIntervalSeconds: 0.2, keepaliveTimeoutSeconds: 1 };
 
@@ -80,7 +81,7 @@ describe("two sites serving one key", () => {
     const refused = await closedPort();
     const [sb, sc, sb1, sb2] = await Promise.all(["b", "c", "b1", "b2"].map((n) => nameServer(n)));
     servers = { b: sb!, c: sc!, b1: sb1!, b2: sb2! };
-    holds = await Promise.all([holdServer("a"), holdServer("c")]);
+    holds = await Promise.all([holdServer("a"), holdServer("c"), echoServer()]);
     [a] = await startSites([
       {
         name: "a",
@@ -90,6 +91,7 @@ describe("two sites serving one key", () => {
         listeners: [
           { name: "svc", routingKey: "svc" },
           { name: "flaky", routingKey: "flaky" },
+          { name: "flaky-echo", routingKey: "flaky-echo" },
           { name: "mixed", routingKey: "mixed" },
           { name: "pair", routingKey: "pair" },
         ],
@@ -105,6 +107,7 @@ describe("two sites serving one key", () => {
         connectors: [
           { name: "svc", routingKey: "svc", port: servers.b!.port },
           { name: "flaky", routingKey: "flaky", port: refused },
+          { name: "flaky-echo", routingKey: "flaky-echo", port: refused },
           { name: "pair-1", routingKey: "pair", port: servers.b1!.port },
           { name: "pair-2", routingKey: "pair", port: servers.b2!.port },
         ],
@@ -117,6 +120,7 @@ describe("two sites serving one key", () => {
         connectors: [
           { name: "svc", routingKey: "svc", port: servers.c!.port },
           { name: "flaky", routingKey: "flaky", port: servers.c!.port },
+          { name: "flaky-echo", routingKey: "flaky-echo", port: holds[2]!.port },
           { name: "mixed-c", routingKey: "mixed", port: holds[1]!.port },
         ],
         links: [{ name: "to-a", url }],
@@ -153,6 +157,16 @@ describe("two sites serving one key", () => {
     expect(status.counters.retries).toBeGreaterThan(0);
     const bStatus = await b.status();
     expect(bStatus.services.find((s) => s.routingKey === "flaky")!.connectors[0]!.lastError).toMatch(/refused/i);
+  });
+
+  it("sends a retried connection's early bytes again, once, to the site that takes it", async () => {
+    const port = await a.listenerPort("flaky-echo");
+    const retriesBefore = (await a.status()).counters.retries;
+    // Each client sends its whole request at once, more than is read before the far end accepts.
+    const requests = Array.from({ length: 10 }, (_, i) => pattern(10 + i, EARLY_DATA_BYTES * 2 + 1000));
+    const replies = await Promise.all(requests.map((request) => exchange(port, request)));
+    replies.forEach((reply, i) => expect(reply.equals(requests[i]!)).toBe(true));
+    expect((await a.status()).counters.retries).toBeGreaterThan(retriesBefore);
   });
 
   it("shares the load between a local connector and an idle remote one", async () => {
