@@ -573,6 +573,7 @@ export class MuxStream {
   #lateCredits = 0;
   /** Data (and the end) held until handlers are set. */
   #inbox: Deque<Uint8Array> | undefined = new Deque<Uint8Array>();
+  #inboxBytes = 0;
   #inboxEnd = false;
   #accepted = false;
   #lateReset: { code: number; reason: string } | undefined;
@@ -607,10 +608,16 @@ export class MuxStream {
     return this.#pendingBytes;
   }
 
+  /** Bytes received before handlers were set, held until then. */
+  get heldBytes(): number {
+    return this.#inboxBytes;
+  }
+
   setHandlers(handlers: StreamHandlers): void {
     this.#handlers = handlers;
     const inbox = this.#inbox;
     this.#inbox = undefined;
+    this.#inboxBytes = 0;
     if (this.#accepted) handlers.accepted?.();
     if (inbox !== undefined) {
       for (let chunk = inbox.shift(); chunk !== undefined; chunk = inbox.shift()) handlers.data(chunk);
@@ -746,6 +753,7 @@ export class MuxStream {
     // The payload is a view into the link message; the message buffer is not reused, so no copy is needed.
     if (this.#inbox !== undefined) {
       this.#inbox.push(payload);
+      this.#inboxBytes += payload.byteLength;
       return;
     }
     this.#delivering = true;

@@ -12,11 +12,13 @@ import type { TcpSocket, TcpSocketHandlers } from "../platform/types.ts";
 
 /**
  * Bytes read from a client before the far end accepted its connection. At
- * this many the client is read no further until then: what is kept here for
- * another attempt stays small, and the far site's hold is bounded by the
- * stream's window anyway.
+ * this many the client is read no further until then. A request's first
+ * bytes fit (HTTP headers, a TLS ClientHello, a database's startup message),
+ * and what a site holds for clients that wait stays small: the bytes count
+ * towards the site's pending limit (RouterOptions.maxPendingBytes) here and
+ * at the far site, until it has reached its server.
  */
-export const EARLY_DATA_BYTES = 64 * 1024;
+export const EARLY_DATA_BYTES = 16 * 1024;
 
 /** Where the client's early bytes go during one attempt. */
 export interface EarlySink {

@@ -117,6 +117,10 @@ export class Router {
   /** Connections in flight per destination site, for balancing. */
   readonly #outstanding = new Map<string, number>();
   readonly #bridges = new Set<Bridge>();
+  /** Clients whose early bytes are kept until the far end accepts (early-client.ts). */
+  readonly #earlyClients = new Set<EarlyClient>();
+  /** Streams whose connector is being dialed, holding the bytes that came with them. */
+  readonly #dialing = new Set<MuxStream>();
   #routes: ReadonlyMap<string, Route> = new Map();
   #seq = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -178,6 +182,8 @@ export class Router {
   get pendingBytes(): number {
     let total = 0;
     for (const bridge of this.#bridges) total += bridge.pendingBytes();
+    for (const client of this.#earlyClients) total += client.keptBytes;
+    for (const stream of this.#dialing) total += stream.heldBytes;
     return total;
   }
 
@@ -256,6 +262,7 @@ export class Router {
       counters.failed++;
       counters.lastError = reason;
       counters.active--;
+      this.#earlyClients.delete(client);
       client.detach();
       client.destroy();
       this.#options.logger.warn("connection.failed", `connection for ${routingKey} from ${socket.remoteAddress}:${socket.remotePort} failed: ${reason}`, {
@@ -301,6 +308,7 @@ export class Router {
         accepted: () => {
           if (abandoned) return;
           accepted = true;
+          this.#earlyClients.delete(client);
           client.forgetKept();
           const bridge = bridgeSocketToStream(client, stream, {
             done: () => {
@@ -324,11 +332,13 @@ export class Router {
       });
       // Read no faster than the link sends, as the bridge will (bridgeSocketToStream).
       stream.paceToLink();
+      this.#earlyClients.add(client);
       client.readEarly({
         data: (chunk) => void stream.write(chunk),
         end: () => stream.end(),
         closed: (error) => {
           abandoned = true;
+          this.#earlyClients.delete(client);
           client.detach();
           const reason = error ? `connection error: ${error.message}` : "the client closed its connection before the far end accepted it";
           stream.reset(ResetCode.Cancelled, reason);
@@ -474,10 +484,13 @@ export class Router {
   }
 
   #dialConnector(routingKey: string, stream: MuxStream, origin: string): void {
+    // Until the dial ends the stream holds what came with it (early-client.ts), as much as its window allows.
+    this.#dialing.add(stream);
     this.#dialLocal(
       routingKey,
       origin,
       (socket, connector) => {
+        this.#dialing.delete(stream);
         if (stream.isDone) {
           socket.destroy();
           connector.active--;
@@ -493,6 +506,7 @@ export class Router {
         this.#bridges.add(bridge);
       },
       (reason) => {
+        this.#dialing.delete(stream);
         if (this.#connectors.some((c) => c.routingKey === routingKey)) stream.reset(ResetCode.ConnectFailed, reason);
         else this.#refuse(stream, ResetCode.NoRoute, reason);
       },
@@ -506,6 +520,7 @@ export class Router {
       routingKey,
       self,
       (server, connector) => {
+        if (client instanceof EarlyClient) this.#earlyClients.delete(client);
         const bridge = bridgeSockets(client, server, {
           done: () => {
             connector.active--;

@@ -66,6 +66,25 @@ describe("Router limits", () => {
     expect(r.counters).toMatchObject({ limitRefusals: 1, streamsRefused: 1 });
   });
 
+  it("counts the bytes that came with a stream while its connector is dialed, and no longer once the dial ends", async () => {
+    let refuse!: (err: Error) => void;
+    const r = new Router({
+      site: "east",
+      runtime: "node",
+      version: "0.1.0",
+      logger: silentLogger(),
+      dial: () => new Promise((_, reject) => (refuse = reject)),
+      advertIntervalMs: 10_000,
+    });
+    r.addConnector({ name: "db", routingKey: "db", host: "127.0.0.1", port: 5432 });
+    const stream = { heldBytes: 16_384, isDone: false, reset: () => {} } as unknown as MuxStream;
+    r.acceptStream({} as LinkSession, stream, { routingKey: "db", origin: "west", path: ["east"] });
+    expect(r.pendingBytes).toBe(16_384);
+    refuse(new Error("connection refused"));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(r.pendingBytes).toBe(0);
+  });
+
   it("lets connections in below the cap (no route here, so it fails for that reason instead)", () => {
     const r = router();
     const socket = fakeSocket();
