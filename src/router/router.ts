@@ -513,14 +513,14 @@ export class Router {
     );
   }
 
-  #connectLocally(routingKey: string, client: TcpSocket, counters: ListenerCounters, retry: (reason: string) => void): void {
+  #connectLocally(routingKey: string, client: EarlyClient, counters: ListenerCounters, retry: (reason: string) => void): void {
     const self = this.#options.site;
     this.#track(self, +1);
     this.#dialLocal(
       routingKey,
       self,
       (server, connector) => {
-        if (client instanceof EarlyClient) this.#earlyClients.delete(client);
+        this.#earlyClients.delete(client);
         const bridge = bridgeSockets(client, server, {
           done: () => {
             connector.active--;
