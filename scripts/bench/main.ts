@@ -4,7 +4,7 @@
 // stunnel mutual-TLS pair), and the targets with PASS or MISS.
 //
 //   npm run bench -- [--quick] [--runs N] [--only throughput,connections,latency,memory,handshake]
-//                    [--runtimes node,deno,bun] [--size-mib 1024] [--warm-up-mib 128] [--window BYTES] [--idle-settle-s 30] [--out FILE]
+//                    [--runtimes node,deno,bun] [--size-mib 1024] [--warm-up-mib 128] [--warm-up-connections 3000] [--window BYTES] [--idle-settle-s 30] [--out FILE]
 
 import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -27,6 +27,7 @@ const { values } = parseArgs({
     runtimes: { type: "string", default: "node,deno,bun" },
     "size-mib": { type: "string" },
     "warm-up-mib": { type: "string" },
+    "warm-up-connections": { type: "string" },
     connections: { type: "string", default: "2000" },
     "idle-connections": { type: "string", default: "10000" },
     "slow-mib-per-s": { type: "string", default: "64" },
@@ -53,6 +54,12 @@ const size = Number(values["size-mib"] ?? (quick ? 256 : 1024)) * MiB;
 /** Untimed bytes sent through a path right before each timed throughput run. */
 const warmUpSize = Number(values["warm-up-mib"] ?? (quick ? 32 : 128)) * MiB;
 const connCount = Number(values.connections);
+/**
+ * Untimed connections through each path before the first timed run. A new site
+ * runs its first thousands of connections slower while V8 compiles its hot code
+ * (docs/benchmarks.md, "What is left"); a site that has been up for a while does not.
+ */
+const warmUpConnections = Number(values["warm-up-connections"] ?? (quick ? 1000 : 3000));
 const idleCount = Number(values["idle-connections"]);
 const slowRate = Number(values["slow-mib-per-s"]);
 const slowSize = quick ? 256 * MiB : 1 * GiB;
@@ -310,7 +317,10 @@ async function connectionsSection(servers: Servers, stunnel: StunnelPair | undef
   for (const t of trios) paths.push({ label: trioName(t, 1), port: t.chain.ports.echo!, pids: t.chain.pids.slice(0, 2) });
   const allPids = [servers.pid, ...(stunnel?.pids ?? []), ...trios.flatMap((t) => t.chain.pids)];
   const results = new Map<string, { rate: number[]; p50: number[]; p99: number[]; errors: number; foreign: number[] }>();
-  for (const p of paths) await connectionRate(p.port, 500, 16); // warm-up (JIT, pools)
+  for (const p of paths) {
+    progress(`connections warm-up: ${warmUpConnections} through ${p.label}`);
+    await connectionRate(p.port, warmUpConnections, 16);
+  }
   for (let run = 1; run <= runs; run++) {
     for (const p of paths) {
       progress(`connections run ${run}/${runs}: ${p.label}`);
@@ -534,6 +544,7 @@ out(`- command: npm run bench -- ${process.argv.slice(2).join(" ") || "(defaults
 out(`- site configuration: defaults${windowSpec ? ` except spec.streamWindowBytes: ${Number(values.window)}` : ""}; links made with access tokens; every link runs SL1 (AES-256-GCM records)`);
 out(`- the load generator and the far-end servers are Node processes; every path's figures were measured in this run, interleaved run by run; each path's 1 and 8 streams back to back, first in turn, and "8 streams vs 1" is the median of the runs' own ratios`);
 out(`- each timed transfer follows an untimed ${warmUpSize / MiB} MiB one through the same path (as iperf3 --omit), baselines included`);
+out(`- before the first timed connections run, ${warmUpConnections} untimed connections go through each path, baselines included`);
 out();
 if (!stunnelBin) {
   out(`stunnel not found: the stunnel baseline is skipped. Install it with: ${stunnelInstallHint}`);
