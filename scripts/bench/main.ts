@@ -60,6 +60,9 @@ const connCount = Number(values.connections);
  * (docs/benchmarks.md, "What is left"); a site that has been up for a while does not.
  */
 const warmUpConnections = Number(values["warm-up-connections"] ?? (quick ? 1000 : 3000));
+if (!Number.isInteger(warmUpConnections) || warmUpConnections < 0) {
+  throw new Error(`--warm-up-connections: a whole number of connections (0 or more), not "${values["warm-up-connections"]}"`);
+}
 const idleCount = Number(values["idle-connections"]);
 const slowRate = Number(values["slow-mib-per-s"]);
 const slowSize = quick ? 256 * MiB : 1 * GiB;
