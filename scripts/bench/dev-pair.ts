@@ -6,12 +6,8 @@
 //   node bin/run-ts.mjs scripts/bench/dev-pair.ts --runtime node --size-mib 1024 [--hops 1|2]
 
 import { parseArgs } from "node:util";
-import { nodeBundle, GiB, MiB, type Runtime, retry, startChain } from "./lib.ts";
+import { nodeBundle, GiB, MiB, type Runtime, retry, startChain, startFarEnds } from "./lib.ts";
 import { bulk, connectionRate, cpuSeconds, cpuSecondsByThread, ioCalls, minorFaults } from "./load.ts";
-import { spawn } from "node:child_process";
-import path from "node:path";
-import { ROOT } from "./lib.ts";
-import { createInterface } from "node:readline";
 
 const { values } = parseArgs({
   options: {
@@ -34,9 +30,8 @@ const env = Object.fromEntries(values.env!.map((kv) => [kv.slice(0, kv.indexOf("
 const hops = Number(values.hops);
 const runtimes = values.runtime!.split(",") as Runtime[];
 const chainRuntimes = Array.from({ length: hops + 1 }, (_, i) => runtimes[i % runtimes.length]!);
-const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts/bench/servers.ts")], { stdio: ["pipe", "pipe", "inherit"] });
-const first = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once("line", resolve));
-const { sink, echo } = JSON.parse(first) as { sink: number; echo: number };
+const farEnds = await startFarEnds();
+const { sink, echo } = farEnds;
 const conns = Number(values.connections);
 const chain = await startChain({
   nodeBundle: values["node-bundle"] ? await nodeBundle() : undefined, prefix: "dev-", runtimes: chainRuntimes, listeners: ["bulk"], connectors: { [hops]: { bulk: conns > 0 ? echo : sink } }, env, flags: values.flags ? values.flags.split(" ") : [], siteSpec: values.spec ? `  ${values.spec}` : undefined });
@@ -62,10 +57,10 @@ try {
     } else {
       for (const streams of r % 2 === 0 ? counts : counts.toReversed()) {
         const before = chain.pids.map(cpuSeconds);
-        const loadBefore = cpuSeconds(process.pid) + cpuSeconds(child.pid!);
+        const loadBefore = cpuSeconds(process.pid) + cpuSeconds(farEnds.pid);
         const speed = await bulk(chain.ports.bulk!, size, streams);
         const cpu = chain.pids.map((p, i) => (cpuSeconds(p) - before[i]!) / unit);
-        const load = (cpuSeconds(process.pid) + cpuSeconds(child.pid!) - loadBefore) / unit;
+        const load = (cpuSeconds(process.pid) + cpuSeconds(farEnds.pid) - loadBefore) / unit;
         process.stdout.write(`${chainRuntimes.join(">")}, ${streams} stream(s): ${speed.toFixed(0)} MiB/s, site CPU s/GiB ${cpu.map((c) => c.toFixed(2)).join(" / ")}; load generator and server ${load.toFixed(2)}\n`);
       }
     }
@@ -93,5 +88,5 @@ try {
   }
 } finally {
   await chain.stop();
-  child.stdin!.end();
+  farEnds.stop();
 }

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { issueToken } from "../lib/token.ts";
 import { BUN_SITE_ENV, DENO_SITE_FLAGS, NODE_SITE_FLAGS, runtimeCommand, type RuntimeName, withBunSiteEnv } from "../../test/helpers/runtimes.ts";
@@ -16,6 +17,43 @@ export const MiB = 1024 * 1024;
 export const GiB = 1024 * MiB;
 export type Runtime = RuntimeName;
 export { BUN_SITE_ENV, DENO_SITE_FLAGS, NODE_SITE_FLAGS, runtimeCommand };
+
+/** The far-end servers of scripts/bench/servers.ts, in a process of their own: their ports, and the process. */
+export interface FarEnds {
+  sink: number;
+  echo: number;
+  slow: number;
+  hold: number;
+  pid: number;
+  /** How many connections the holding server holds open. */
+  held(): Promise<number>;
+  stop(): void;
+}
+
+/** Start scripts/bench/servers.ts, its slow reader taking `slowMibPerS` MiB/s. */
+export async function startFarEnds(slowMibPerS = 64): Promise<FarEnds> {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts/bench/servers.ts"), String(slowMibPerS)], {
+    cwd: ROOT,
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  const lines = createInterface({ input: child.stdout! });
+  const waiting: ((line: string) => void)[] = [];
+  lines.on("line", (line) => waiting.shift()?.(line));
+  const next = () => new Promise<string>((resolve) => waiting.push(resolve));
+  const ports = JSON.parse(await next()) as { sink: number; echo: number; slow: number; hold: number };
+  return {
+    ...ports,
+    pid: child.pid!,
+    async held() {
+      const answer = next();
+      child.stdin!.write("held\n");
+      return Number(await answer);
+    },
+    stop() {
+      child.stdin!.end();
+    },
+  };
+}
 
 /** A TCP server that counts what it receives and, at the client's FIN, answers with the count. */
 export async function startSink(): Promise<{ port: number; close(): void }> {

@@ -8,11 +8,10 @@
 
 import net from "node:net";
 import path from "node:path";
-import { spawn } from "node:child_process";
-import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { issueToken } from "../lib/token.ts";
-import { BenchSite, median, nodeBundle, resource, retry, ROOT, type Runtime } from "./lib.ts";
+import { BenchSite, median, nodeBundle, resource, retry, type Runtime, startFarEnds } from "./lib.ts";
+import { connectionRate } from "./load.ts";
 
 const { values } = parseArgs({
   options: {
@@ -43,26 +42,17 @@ async function delayingProxy(target: () => number): Promise<net.Server> {
   return server;
 }
 
-/** Connect, send 1 byte, resolve with the ms until it comes back. */
-function echoTime(port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const socket = net.connect({ port, host: "127.0.0.1" });
-    socket.setNoDelay(true);
-    socket.on("connect", () => socket.write("x"));
-    socket.once("data", () => {
-      resolve(performance.now() - t0);
-      socket.destroy();
-    });
-    socket.on("error", reject);
-    socket.on("close", () => reject(new Error("closed before the echo")));
-  });
+/** `count` connections one at a time: connect, send 1 byte, the ms until it comes back. */
+async function echoTimes(port: number, count: number): Promise<number[]> {
+  const { latencies, errors } = await connectionRate(port, count, 1);
+  if (errors > 0) throw new Error(`${errors} of ${count} connections got no echo`);
+  return latencies;
 }
 
 let linkPort = 0;
 const proxy = await delayingProxy(() => linkPort);
-const servers = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts/bench/servers.ts")], { stdio: ["pipe", "pipe", "inherit"] });
-const { echo } = JSON.parse(await new Promise<string>((resolve) => createInterface({ input: servers.stdout! }).once("line", resolve))) as { echo: number };
+const farEnds = await startFarEnds();
+const { echo } = farEnds;
 const bundle = await nodeBundle();
 const sites: BenchSite[] = [];
 try {
@@ -90,14 +80,13 @@ try {
   sites.push(near);
   await near.waitFor(/link to-delay-1 is up/, 60_000);
   const port = Number((await near.waitFor(/listener echo for \S+ is listening on [\d.]+:(\d+)/))[1]);
-  await retry(() => echoTime(port));
-  const times: number[] = [];
-  for (let i = 0; i < Number(values.count); i++) times.push(await echoTime(port));
+  await retry(() => echoTimes(port, 1));
+  const times = await echoTimes(port, Number(values.count));
   process.stdout.write(
-    `${runtime}, ${delayMs} ms each way: connect to echo ${median(times).toFixed(1)} ms (${Math.min(...times).toFixed(1)}-${Math.max(...times).toFixed(1)}), ${times.length} connections one at a time\n`,
+    `${runtime}, ${delayMs} ms each way: connect to echo ${median(times).toFixed(1)} ms (${times[0]!.toFixed(1)}-${times.at(-1)!.toFixed(1)}), ${times.length} connections one at a time\n`,
   );
 } finally {
   await Promise.all(sites.map((s) => s.stop()));
   proxy.close();
-  servers.stdin!.end();
+  farEnds.stop();
 }

@@ -48,6 +48,8 @@ export interface ConnRate {
   p50: number;
   p99: number;
   errors: number;
+  /** Connect to the first byte back, ms, in ascending order. */
+  latencies: number[];
 }
 
 const quantile = (sorted: number[], q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : NaN);
@@ -93,7 +95,7 @@ export async function connectionRate(port: number, count: number, concurrency: n
   );
   const seconds = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
-  return { perSecond: latencies.length / seconds, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), errors };
+  return { perSecond: latencies.length / seconds, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), errors, latencies };
 }
 
 /** 1-byte ping-pong on one open connection: `count` round trips after a warm-up; p50 and p99 in ms. */

@@ -10,9 +10,8 @@ import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-import { BUN_SITE_ENV, DENO_SITE_FLAGS, NODE_SITE_FLAGS, nodeBundle as buildNodeBundle, GiB, MiB, median, retry, ROOT, type Runtime, runtimeCommand, startChain, type Chain } from "./lib.ts";
+import { BUN_SITE_ENV, DENO_SITE_FLAGS, NODE_SITE_FLAGS, nodeBundle as buildNodeBundle, GiB, MiB, median, retry, ROOT, type Runtime, runtimeCommand, startChain, startFarEnds, type Chain, type FarEnds } from "./lib.ts";
 import { bulk, connectionRate, cores, cpuSeconds, openIdle, pingPong, quietGate, rss, withForeign } from "./load.ts";
 import { findStunnel, startStunnel, type StunnelPair, stunnelInstallHint, stunnelVersion } from "./stunnel.ts";
 
@@ -140,42 +139,6 @@ const cpuModel = (() => {
   }
 })();
 
-// ---- helper processes -------------------------------------------------------------
-
-interface Servers {
-  sink: number;
-  echo: number;
-  slow: number;
-  hold: number;
-  pid: number;
-  held(): Promise<number>;
-  stop(): void;
-}
-
-async function startServers(): Promise<Servers> {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts/bench/servers.ts"), String(slowRate)], {
-    cwd: ROOT,
-    stdio: ["pipe", "pipe", "inherit"],
-  });
-  const lines = createInterface({ input: child.stdout! });
-  const waiting: ((line: string) => void)[] = [];
-  lines.on("line", (line) => waiting.shift()?.(line));
-  const next = () => new Promise<string>((resolve) => waiting.push(resolve));
-  const ports = JSON.parse(await next()) as { sink: number; echo: number; slow: number; hold: number };
-  return {
-    ...ports,
-    pid: child.pid!,
-    async held() {
-      const answer = next();
-      child.stdin!.write("held\n");
-      return Number(await answer);
-    },
-    stop() {
-      child.stdin!.end();
-    },
-  };
-}
-
 // ---- measurement plumbing -----------------------------------------------------------
 
 interface Sample {
@@ -208,7 +171,7 @@ interface Trio {
   chain: Chain;
 }
 
-async function startTrios(servers: Servers): Promise<Trio[]> {
+async function startTrios(servers: FarEnds): Promise<Trio[]> {
   const plans: { label: string; runtimes: Runtime[] }[] = runtimes.map((r) => ({ label: r, runtimes: [r, r, r] }));
   if (runtimes.length === 3) plans.push({ label: "mixed", runtimes: ["node", "deno", "bun"] });
   const trios: Trio[] = [];
@@ -235,7 +198,7 @@ function trioName(t: Trio, hops: 1 | 2): string {
   return rts.every((r) => r === rts[0]) ? `Skiff ${rts[0]}, ${hops} hop${hops > 1 ? "s" : ""}` : `Skiff ${rts.join(">")}, ${hops} hop${hops > 1 ? "s" : ""}`;
 }
 
-async function throughputSection(servers: Servers, stunnel: StunnelPair | undefined, trios: Trio[]): Promise<void> {
+async function throughputSection(servers: FarEnds, stunnel: StunnelPair | undefined, trios: Trio[]): Promise<void> {
   out(`## Throughput: ${size / MiB} MiB per transfer, MiB/s`);
   out();
   type Key = string;
@@ -312,7 +275,7 @@ async function throughputSection(servers: Servers, stunnel: StunnelPair | undefi
   }
 }
 
-async function connectionsSection(servers: Servers, stunnel: StunnelPair | undefined, trios: Trio[]): Promise<void> {
+async function connectionsSection(servers: FarEnds, stunnel: StunnelPair | undefined, trios: Trio[]): Promise<void> {
   out(`## Connections: ${connCount} short connections, 16 at a time, 1 byte each way, 1 hop`);
   out();
   const paths: { label: string; port: number; pids: number[] }[] = [{ label: "direct TCP", port: servers.echo, pids: [] }];
@@ -357,7 +320,7 @@ async function connectionsSection(servers: Servers, stunnel: StunnelPair | undef
   }
 }
 
-async function latencySection(servers: Servers, stunnel: StunnelPair | undefined, trios: Trio[]): Promise<void> {
+async function latencySection(servers: FarEnds, stunnel: StunnelPair | undefined, trios: Trio[]): Promise<void> {
   const count = quick ? 1000 : 2000;
   out(`## Request latency: 1-byte ping-pong on one open connection, ${count} round trips, ms`);
   out();
@@ -407,7 +370,7 @@ interface IdleRss {
  * collection; Deno's collections come later still), and as long after a burst.
  * The pairs of all runtimes idle side by side, so each wait is paid once per run.
  */
-async function idleRss(servers: Servers): Promise<Map<Runtime, IdleRss>> {
+async function idleRss(servers: FarEnds): Promise<Map<Runtime, IdleRss>> {
   const lists = () => [[], []] as number[][];
   const result = new Map(runtimes.map((r) => [r, { early: lists(), settled: lists(), afterBurst: lists() }]));
   for (let run = 1; run <= runs; run++) {
@@ -436,7 +399,7 @@ async function idleRss(servers: Servers): Promise<Map<Runtime, IdleRss>> {
   return result;
 }
 
-async function memorySection(servers: Servers): Promise<void> {
+async function memorySection(servers: FarEnds): Promise<void> {
   out(`## Memory: RSS of the two sites of one link (listener site / connector site), MiB`);
   out();
   const idle = await idleRss(servers);
@@ -554,7 +517,7 @@ if (!stunnelBin) {
   out();
 }
 
-const servers = await startServers();
+const servers = await startFarEnds(slowRate);
 let stunnel: StunnelPair | undefined;
 let trios: Trio[] = [];
 try {
