@@ -281,12 +281,16 @@ async function checkRecordAead(aead: RecordAead, vectors: WycheproofVector[]): P
     // Copies: open() may decrypt in place.
     if (!sameBytes(await ours.open(nonce, aad, fromWeb.slice()), plaintext)) fail(`${aead.name}: opened WebCrypto's ${size}-byte record wrongly`);
     fromWeb[fromWeb.length - 1]! ^= 1;
+    const tampered = fromWeb.slice();
     const refused = await Promise.resolve()
       .then(() => ours.open(nonce, aad, fromWeb))
       .then(() => false, () => true);
     if (!refused) fail(`${aead.name}: opened a changed ${size}-byte record`);
     // A cipher that decrypts in place must not leave unauthenticated plaintext behind.
-    if (size > 0 && sameBytes(fromWeb.subarray(0, size), plaintext)) fail(`${aead.name}: left the plaintext of a refused record in its buffer`);
+    // Only a buffer the cipher wrote to can hold it: a short ciphertext that was left
+    // alone may match its plaintext by chance (one 1-byte record in 256).
+    const touched = !sameBytes(fromWeb, tampered);
+    if (size > 0 && touched && sameBytes(fromWeb.subarray(0, size), plaintext)) fail(`${aead.name}: left the plaintext of a refused record in its buffer`);
   }
 }
 
