@@ -3,11 +3,12 @@
 // measures both in every run, in turn first, as the bench does.
 // Pass site flags with --env KEY=VALUE (e.g. NODE_OPTIONS=--cpu-prof ...); --threads adds
 // each site's CPU by thread, its page faults and its read and write calls, per GiB or per connection (--connections N).
+// --idle-connections N keeps N more connections open and idle through the same link meanwhile.
 //   node bin/run-ts.mjs scripts/bench/dev-pair.ts --runtime node --size-mib 1024 [--hops 1|2]
 
 import { parseArgs } from "node:util";
 import { nodeBundle, GiB, MiB, type Runtime, retry, startChain, startFarEnds } from "./lib.ts";
-import { bulk, connectionRate, cpuSeconds, cpuSecondsByThread, ioCalls, minorFaults } from "./load.ts";
+import { bulk, connectionRate, cpuSeconds, cpuSecondsByThread, ioCalls, minorFaults, openIdle } from "./load.ts";
 
 const { values } = parseArgs({
   options: {
@@ -24,6 +25,7 @@ const { values } = parseArgs({
     threads: { type: "boolean", default: false },
     "gc-count": { type: "boolean", default: false },
     "pause-s": { type: "string", default: "0" },
+    "idle-connections": { type: "string", default: "0" },
   },
 });
 const env = Object.fromEntries(values.env!.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
@@ -33,10 +35,27 @@ const chainRuntimes = Array.from({ length: hops + 1 }, (_, i) => runtimes[i % ru
 const farEnds = await startFarEnds();
 const { sink, echo } = farEnds;
 const conns = Number(values.connections);
+const idle = Number(values["idle-connections"]);
+const specLines = [values.spec ? `  ${values.spec}` : "", idle > 0 ? `  maxStreamsPerLink: ${idle + 4096}` : ""].filter(Boolean);
 const chain = await startChain({
-  nodeBundle: values["node-bundle"] ? await nodeBundle() : undefined, prefix: "dev-", runtimes: chainRuntimes, listeners: ["bulk"], connectors: { [hops]: { bulk: conns > 0 ? echo : sink } }, env, flags: values.flags ? values.flags.split(" ") : [], siteSpec: values.spec ? `  ${values.spec}` : undefined });
+  nodeBundle: values["node-bundle"] ? await nodeBundle() : undefined,
+  prefix: "dev-",
+  runtimes: chainRuntimes,
+  listeners: idle > 0 ? ["bulk", "hold"] : ["bulk"],
+  connectors: { [hops]: { bulk: conns > 0 ? echo : sink, ...(idle > 0 ? { hold: farEnds.hold } : {}) } },
+  env,
+  flags: values.flags ? values.flags.split(" ") : [],
+  siteSpec: specLines.length > 0 ? specLines.join("\n") : undefined,
+});
 try {
   await retry<unknown>(() => (conns > 0 ? connectionRate(chain.ports.bulk!, 10, 1) : bulk(chain.ports.bulk!, 1024)));
+  if (idle > 0) {
+    const heldBefore = await farEnds.held();
+    await openIdle(chain.ports.hold!, idle);
+    const deadline = Date.now() + 120_000;
+    while ((await farEnds.held()) - heldBefore < idle && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+    process.stdout.write(`${(await farEnds.held()) - heldBefore} idle connections open through the link\n`);
+  }
   const size = Number(values["size-mib"]) * MiB;
   for (let r = 0; r < Number(values.runs); r++) {
     // Sites left idle between runs, as between the bench's interleaved measurements.

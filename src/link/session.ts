@@ -103,6 +103,11 @@ export class LinkSession {
     return this.#mux.streamCount;
   }
 
+  /** Bytes written to this link's streams and waiting for the peer's credit. */
+  get pendingBytes(): number {
+    return this.#mux.pendingBytes;
+  }
+
   get closeReason(): string | undefined {
     return this.#closeReason;
   }

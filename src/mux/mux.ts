@@ -202,6 +202,8 @@ export class Mux {
   #roomScheduled = false;
   /** Scratch list for takeMessage(), reused. */
   readonly #picked: QueuedFrame[] = [];
+  /** Bytes written to this link's streams and waiting for credit, all streams together. */
+  #waitingForCredit = 0;
   readonly counters: MuxCounters = { streamsOpened: 0, streamsAccepted: 0, streamsRefused: 0, bytesSent: 0, bytesReceived: 0 };
 
   constructor(options: MuxOptions) {
@@ -221,6 +223,15 @@ export class Mux {
 
   get streamCount(): number {
     return this.#streams.size;
+  }
+
+  /**
+   * Bytes written to this link's streams and still waiting for the peer's
+   * credit, all streams together: kept as they change, so a site can ask for
+   * every link at each new connection without visiting every stream.
+   */
+  get pendingBytes(): number {
+    return this.#waitingForCredit;
   }
 
   /** Limits the peer announced in its Hello; streams cannot be opened before. */
@@ -390,6 +401,11 @@ export class Mux {
   /** @internal A stream's window shrank by `bytes`, or the stream ended grown by that much. */
   shrinkWindow(bytes: number): void {
     this.#windowGrowth -= bytes;
+  }
+
+  /** @internal A stream's bytes waiting for credit changed by `delta`. */
+  notePending(delta: number): void {
+    this.#waitingForCredit += delta;
   }
 
   /** @internal */
@@ -658,6 +674,7 @@ export class MuxStream {
     if (chunk.byteLength > 0) {
       this.#pending.push(chunk);
       this.#pendingBytes += chunk.byteLength;
+      this.#mux.notePending(chunk.byteLength);
       this.#flush();
     }
     const hasCredit = this.#pendingBytes === 0 && this.#sendCredit > 0;
@@ -816,6 +833,7 @@ export class MuxStream {
         chunk = chunk.subarray(0, allowed);
       }
       this.#pendingBytes -= chunk.byteLength;
+      this.#mux.notePending(-chunk.byteLength);
       this.#sendCredit -= chunk.byteLength;
       this.#mux.enqueue(FrameType.Data, this, chunk, false);
     }
@@ -848,6 +866,7 @@ export class MuxStream {
     this.#mux.shrinkWindow(this.#window - this.#initialWindow);
     this.#window = this.#initialWindow;
     this.#pending.clear();
+    this.#mux.notePending(-this.#pendingBytes);
     this.#pendingBytes = 0;
     this.#mux.forget(this);
   }

@@ -5,15 +5,17 @@ import type { MuxStream } from "../mux/mux.ts";
 import type { TcpSocket } from "../platform/types.ts";
 import { ResetCode } from "../protocol/messages.ts";
 
-/** A running bridge, for the router's accounting. */
-export interface Bridge {
-  /**
-   * Bytes this site holds for the connection right now: read from one side
-   * and not yet taken by the other (waiting for credit, or in a local
-   * socket that pushes back). Flow control bounds it by about one window
-   * per direction.
-   */
-  pendingBytes(): number;
+/**
+ * Bytes that bridges have written to local sockets that push back, all
+ * bridges of a site together (the router's pending total). A bridge adds
+ * them as a socket refuses more and takes them off as it drains or the
+ * bridge ends, so the total is known without visiting every connection.
+ * Bytes waiting for a link's credit are counted by the link's streams
+ * (Mux.pendingBytes); flow control bounds both by about one window per
+ * direction and connection.
+ */
+export interface HeldBytes {
+  bytes: number;
 }
 
 export interface BridgeEvents {
@@ -26,10 +28,10 @@ export interface BridgeEvents {
  * Socket -> stream: pause the socket while the stream has no credit.
  * Stream -> socket: credit is returned only once the socket took the bytes.
  */
-export function bridgeSocketToStream(socket: TcpSocket, stream: MuxStream, events: BridgeEvents): Bridge {
+export function bridgeSocketToStream(socket: TcpSocket, stream: MuxStream, events: BridgeEvents, held: HeldBytes): void {
   let bytesIn = 0; // from the socket into the network
   let bytesOut = 0; // from the network to the socket
-  let unconsumed = 0; // bytes written to the socket while it pushed back
+  let unconsumed = 0; // bytes written to the socket while it pushed back (counted in `held`)
   let socketEnded = false;
   let streamEnded = false;
   let finished = false;
@@ -37,6 +39,8 @@ export function bridgeSocketToStream(socket: TcpSocket, stream: MuxStream, event
   const finish = (reset?: { code: number; reason: string; byPeer: boolean }) => {
     if (finished) return;
     finished = true;
+    held.bytes -= unconsumed;
+    unconsumed = 0;
     events.done({ reset, bytesIn, bytesOut });
   };
 
@@ -44,7 +48,10 @@ export function bridgeSocketToStream(socket: TcpSocket, stream: MuxStream, event
     data(chunk) {
       bytesOut += chunk.byteLength;
       if (socket.write(chunk)) stream.consumed(chunk.byteLength);
-      else unconsumed += chunk.byteLength;
+      else if (!finished) {
+        unconsumed += chunk.byteLength;
+        held.bytes += chunk.byteLength;
+      }
     },
     end() {
       streamEnded = true;
@@ -76,6 +83,7 @@ export function bridgeSocketToStream(socket: TcpSocket, stream: MuxStream, event
       if (unconsumed > 0) {
         const bytes = unconsumed;
         unconsumed = 0;
+        held.bytes -= bytes;
         stream.consumed(bytes);
       }
     },
@@ -88,7 +96,6 @@ export function bridgeSocketToStream(socket: TcpSocket, stream: MuxStream, event
       } else finish();
     },
   });
-  return { pendingBytes: () => (finished ? 0 : stream.pendingBytes + unconsumed) };
 }
 
 /**
@@ -96,7 +103,7 @@ export function bridgeSocketToStream(socket: TcpSocket, stream: MuxStream, event
  * Credit is passed back only as the next hop accepts bytes, so this site
  * holds at most one window per direction.
  */
-export function bridgeStreams(inbound: MuxStream, outbound: MuxStream, events: BridgeEvents): Bridge {
+export function bridgeStreams(inbound: MuxStream, outbound: MuxStream, events: BridgeEvents): void {
   const bytes = new Map<MuxStream, number>([[inbound, 0], [outbound, 0]]);
   /** Bytes read from a stream and written on, waiting for the other stream's drain before credit goes back. */
   const held = new Map<MuxStream, number>([[inbound, 0], [outbound, 0]]);
@@ -135,27 +142,35 @@ export function bridgeStreams(inbound: MuxStream, outbound: MuxStream, events: B
   });
   inbound.setHandlers(forwardFrom(inbound, outbound));
   outbound.setHandlers(forwardFrom(outbound, inbound));
-  return { pendingBytes: () => (finished ? 0 : inbound.pendingBytes + outbound.pendingBytes) };
 }
 
 /** Join two local TCP sockets (a listener and a connector on the same site). */
-export function bridgeSockets(client: TcpSocket, server: TcpSocket, events: BridgeEvents): Bridge {
+export function bridgeSockets(client: TcpSocket, server: TcpSocket, events: BridgeEvents, held: HeldBytes): void {
   const bytes = { in: 0, out: 0 };
-  /** Per socket: bytes written to it since it last pushed back (held by the runtime until it drains). */
+  /** Per socket: bytes written to it since it last pushed back (held by the runtime until it drains; counted in `held`). */
   const backlog = new Map<TcpSocket, number>([[client, 0], [server, 0]]);
   let ended = 0;
   let closed = 0;
   let finished = false;
+  const release = (socket: TcpSocket) => {
+    held.bytes -= backlog.get(socket)!;
+    backlog.set(socket, 0);
+  };
   const finish = (reset?: { code: number; reason: string; byPeer: boolean }) => {
     if (finished) return;
     finished = true;
+    release(client);
+    release(server);
     events.done({ reset, bytesIn: bytes.in, bytesOut: bytes.out });
   };
   const pipe = (from: TcpSocket, to: TcpSocket, count: (n: number) => void) => ({
     data(chunk: Uint8Array) {
       count(chunk.byteLength);
       if (!to.write(chunk)) {
-        backlog.set(to, backlog.get(to)! + chunk.byteLength);
+        if (!finished) {
+          backlog.set(to, backlog.get(to)! + chunk.byteLength);
+          held.bytes += chunk.byteLength;
+        }
         from.pause();
       }
     },
@@ -165,7 +180,7 @@ export function bridgeSockets(client: TcpSocket, server: TcpSocket, events: Brid
     },
     drain() {
       // `from` of the opposite pipe writes into this socket: let it read again.
-      backlog.set(from, 0);
+      release(from);
       (from === client ? server : client).resume();
     },
     close(error?: Error) {
@@ -178,5 +193,4 @@ export function bridgeSockets(client: TcpSocket, server: TcpSocket, events: Brid
   });
   client.start(pipe(client, server, (n) => (bytes.in += n)));
   server.start(pipe(server, client, (n) => (bytes.out += n)));
-  return { pendingBytes: () => (finished ? 0 : backlog.get(client)! + backlog.get(server)!) };
 }

@@ -10,7 +10,7 @@ import { decodeJson, encodeJson } from "../protocol/frames.ts";
 import { type Open, ResetCode, resetCodeName } from "../protocol/messages.ts";
 import type { TcpSocket } from "../platform/types.ts";
 import { bestCandidates, type Candidate, chooseBalanced, pickLeastLoaded } from "./balance.ts";
-import { type Bridge, bridgeSocketToStream, bridgeSockets, bridgeStreams } from "./bridge.ts";
+import { bridgeSocketToStream, bridgeSockets, bridgeStreams, type HeldBytes } from "./bridge.ts";
 import { EarlyClient } from "./early-client.ts";
 import { type Advert, AdvertSchema, diffRoutes, type Route, Topology } from "./topology.ts";
 
@@ -116,7 +116,10 @@ export class Router {
   readonly #listeners: ListenerSpec[] = [];
   /** Connections in flight per destination site, for balancing. */
   readonly #outstanding = new Map<string, number>();
-  readonly #bridges = new Set<Bridge>();
+  /** Connections and forwarded streams being carried. */
+  #activeBridges = 0;
+  /** Bytes the bridges wrote to local sockets that push back. */
+  readonly #socketBacklog: HeldBytes = { bytes: 0 };
   /** Clients whose early bytes are kept until the far end accepts (early-client.ts). */
   readonly #earlyClients = new Set<EarlyClient>();
   /** Streams whose connector is being dialed, holding the bytes that came with them. */
@@ -178,10 +181,16 @@ export class Router {
     return this.#options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
   }
 
-  /** Bytes this site holds for connections right now (see `RouterOptions.maxPendingBytes`). */
+  /**
+   * Bytes this site holds for connections right now (see `RouterOptions.maxPendingBytes`).
+   * Asked at every new connection, so it adds up running totals (per link,
+   * and the sockets' backlog) and the connections being set up, never every
+   * open connection: with 10,000 of them open, visiting each one made a new
+   * connection cost about twice as much CPU (docs/benchmarks.md).
+   */
   get pendingBytes(): number {
-    let total = 0;
-    for (const bridge of this.#bridges) total += bridge.pendingBytes();
+    let total = this.#socketBacklog.bytes;
+    for (const entries of this.#sessions.values()) for (const { session } of entries) total += session.pendingBytes;
     for (const client of this.#earlyClients) total += client.keptBytes;
     for (const stream of this.#dialing) total += stream.heldBytes;
     return total;
@@ -189,7 +198,7 @@ export class Router {
 
   /** Connections and forwarded streams this site carries right now. */
   get activeBridges(): number {
-    return this.#bridges.size;
+    return this.#activeBridges;
   }
 
   /**
@@ -310,14 +319,19 @@ export class Router {
           accepted = true;
           this.#earlyClients.delete(client);
           client.forgetKept();
-          const bridge = bridgeSocketToStream(client, stream, {
-            done: () => {
-              counters.active--;
-              this.#track(destination.site, -1);
-              this.#bridges.delete(bridge);
+          this.#activeBridges++;
+          bridgeSocketToStream(
+            client,
+            stream,
+            {
+              done: () => {
+                counters.active--;
+                this.#track(destination.site, -1);
+                this.#activeBridges--;
+              },
             },
-          });
-          this.#bridges.add(bridge);
+            this.#socketBacklog,
+          );
         },
         reset: (code, reason) => {
           if (accepted || abandoned) return;
@@ -390,8 +404,8 @@ export class Router {
       return;
     }
     this.counters.streamsForwarded++;
-    const bridge = bridgeStreams(stream, outbound, { done: () => this.#bridges.delete(bridge) });
-    this.#bridges.add(bridge);
+    this.#activeBridges++;
+    bridgeStreams(stream, outbound, { done: () => this.#activeBridges-- });
   }
 
   // ---- internals ----
@@ -497,13 +511,18 @@ export class Router {
           return;
         }
         stream.accept();
-        const bridge = bridgeSocketToStream(socket, stream, {
-          done: () => {
-            connector.active--;
-            this.#bridges.delete(bridge);
+        this.#activeBridges++;
+        bridgeSocketToStream(
+          socket,
+          stream,
+          {
+            done: () => {
+              connector.active--;
+              this.#activeBridges--;
+            },
           },
-        });
-        this.#bridges.add(bridge);
+          this.#socketBacklog,
+        );
       },
       (reason) => {
         this.#dialing.delete(stream);
@@ -521,15 +540,20 @@ export class Router {
       self,
       (server, connector) => {
         this.#earlyClients.delete(client);
-        const bridge = bridgeSockets(client, server, {
-          done: () => {
-            connector.active--;
-            counters.active--;
-            this.#track(self, -1);
-            this.#bridges.delete(bridge);
+        this.#activeBridges++;
+        bridgeSockets(
+          client,
+          server,
+          {
+            done: () => {
+              connector.active--;
+              counters.active--;
+              this.#track(self, -1);
+              this.#activeBridges--;
+            },
           },
-        });
-        this.#bridges.add(bridge);
+          this.#socketBacklog,
+        );
       },
       (reason) => {
         this.#track(self, -1);

@@ -130,6 +130,27 @@ describe("Mux", () => {
     expect(atA.drains).toBe(1);
   });
 
+  it("keeps the bytes its streams hold for credit as one total, which falls as credit comes and when a stream is reset or the link is lost", () => {
+    const { a, accepted, pump } = pair();
+    const [s1, s2, s3] = [a.openStream(open("x")), a.openStream(open("y")), a.openStream(open("z"))];
+    for (const s of [s1, s2, s3]) recorder(s);
+    s1.write(new Uint8Array(WINDOW + 1000));
+    s2.write(new Uint8Array(WINDOW + 3000));
+    s3.write(new Uint8Array(WINDOW + 5000));
+    expect(a.pendingBytes).toBe(9000);
+    pump();
+    accepted[0]!.stream.consumed(WINDOW); // credit for s1
+    pump();
+    expect(s1.pendingBytes).toBe(0);
+    expect(a.pendingBytes).toBe(8000);
+    s2.reset(ResetCode.Cancelled, "client went away");
+    expect(a.pendingBytes).toBe(5000);
+    a.abort("keepalive timeout");
+    expect(a.pendingBytes).toBe(0);
+    expect(s3.write(new Uint8Array(10))).toBe(false);
+    expect(a.pendingBytes).toBe(0);
+  });
+
   it("Mux.takeMessage() packs bulk data into full messages of one Data frame each, in order", () => {
     const { a, b, accepted, pump } = pair({ window: 1 << 20 });
     const s = a.openStream(open("k"));

@@ -85,6 +85,25 @@ describe("Router limits", () => {
     expect(r.pendingBytes).toBe(0);
   });
 
+  it("counts the bytes its links hold for credit, as each link totals them, and refuses new connections once they reach the cap", () => {
+    const r = router(1_000_000);
+    const link = (site: string, pendingBytes: number) =>
+      ({ peer: { site }, state: "ready", pendingBytes, streamCount: 0, sendAdvert: () => {} }) as unknown as LinkSession & { pendingBytes: number };
+    const west = link("west", 300_000);
+    const north = link("north", 200_000);
+    r.addSession(west, 1);
+    r.addSession(north, 1);
+    expect(r.pendingBytes).toBe(500_000);
+    west.pendingBytes = 800_000;
+    const socket = fakeSocket();
+    const counters: ListenerCounters = { connections: 0, active: 0, failed: 0 };
+    r.connect("db", socket, counters);
+    expect(socket.destroyed).toBe(true);
+    expect(counters.lastError).toMatch(/at its limit of 1\.0 MiB .* \(1\.0 MiB now\)/);
+    r.removeSession(north);
+    expect(r.pendingBytes).toBe(800_000);
+  });
+
   it("lets connections in below the cap (no route here, so it fails for that reason instead)", () => {
     const r = router();
     const socket = fakeSocket();
