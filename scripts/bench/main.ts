@@ -408,13 +408,16 @@ async function memorySection(servers: FarEnds): Promise<void> {
     const perConn: number[][] = [[], []];
     const slowGrowth: number[][] = [[], []];
     const slowSpeed: number[] = [];
+    /** Short connections through the pair with the idle ones open, and as a ratio to the same pair's rate with none open. */
+    const busyRate: number[] = [];
+    const busyRatio: number[] = [];
     for (let run = 1; run <= runs; run++) {
       progress(`memory run ${run}/${runs}: ${runtime} pair`);
       const chain = await startChain({
         prefix: `mem-${runtime}-`,
         runtimes: [runtime, runtime],
-        listeners: ["hold", "slow"],
-        connectors: { 1: { hold: servers.hold, slow: servers.slow } },
+        listeners: ["hold", "slow", "echo"],
+        connectors: { 1: { hold: servers.hold, slow: servers.slow, echo: servers.echo } },
         siteSpec: "  maxStreamsPerLink: 20000" + (windowSpec ? `\n${windowSpec}` : ""),
         nodeBundle,
       });
@@ -432,6 +435,12 @@ async function memorySection(servers: FarEnds): Promise<void> {
         clearInterval(sampler);
         peak.forEach((v, i) => slowGrowth[i]!.push((v - before[i]!) / MiB));
 
+        // Short connections before the idle ones, the baseline of the rate with them open.
+        progress(`memory run ${run}/${runs}: ${runtime}, ${connCount} short connections with none idle`);
+        await connectionRate(chain.ports.echo!, warmUpConnections, 16);
+        const pairPids = [servers.pid, ...chain.pids];
+        const alone = await measure(chain.pids, pairPids, async () => (await connectionRate(chain.ports.echo!, connCount, 16)).perSecond);
+
         // Many idle connections through the one link.
         progress(`memory run ${run}/${runs}: ${runtime}, ${idleCount} idle connections`);
         await new Promise((r) => setTimeout(r, 1000));
@@ -445,6 +454,11 @@ async function memorySection(servers: FarEnds): Promise<void> {
         const after = chain.pids.map(rss);
         if (reached < idleCount) progress(`only ${reached} of ${idleCount} connections reached the server`);
         after.forEach((v, i) => perConn[i]!.push((v - beforeConns[i]!) / Math.max(1, reached) / 1024));
+        // A new connection must not cost more for every one already open.
+        progress(`memory run ${run}/${runs}: ${runtime}, ${connCount} short connections beside ${reached} idle`);
+        const beside = await measure(chain.pids, pairPids, async () => (await connectionRate(chain.ports.echo!, connCount, 16)).perSecond);
+        busyRate.push(beside.value);
+        busyRatio.push(beside.value / alone.value);
         for (const s of sockets) s.destroy();
         const drained = Date.now() + 30_000;
         while ((await servers.held()) > heldBefore && Date.now() < drained) await new Promise((r) => setTimeout(r, 200));
@@ -454,14 +468,14 @@ async function memorySection(servers: FarEnds): Promise<void> {
     }
     const both = (v: number[][], d = 0) => `${mm(v[0]!, d)} / ${mm(v[1]!, d)}`;
     const { early, settled, afterBurst } = idle.get(runtime)!;
-    rows.push([runtime, both(early), both(settled), both(afterBurst), both(perConn, 1), both(slowGrowth), mm(slowSpeed)]);
+    rows.push([runtime, both(early), both(settled), both(afterBurst), both(perConn, 1), `${mm(busyRate)}, ${x(median(busyRatio))}`, both(slowGrowth), mm(slowSpeed)]);
     const worst = (v: number[][]) => Math.max(median(v[0]!), median(v[1]!));
     target(`idle site RSS, ${runtime}`, "< 80 MB", `${fmt((worst(settled) * MiB) / 1e6)} MB (${fmt((worst(early) * MiB) / 1e6)} MB at 3 s)`, worst(settled) * MiB < 80e6);
     target(`RSS per idle connection, ${runtime}`, "< 20 KB per site", `${fmt((worst(perConn) * 1024) / 1000, 1)} KB`, worst(perConn) * 1024 < 20_000);
     target(`RSS growth, slow reader, ${runtime}`, "<= 64 MiB", `${fmt(worst(slowGrowth))} MiB`, worst(slowGrowth) <= 64);
   }
-  table(["runtime", "idle RSS MiB, 3 s", `idle RSS MiB, ${idleSettleS} s`, `${idleSettleS} s after ${burstSize / MiB} MiB on 8 streams`, `KiB per idle connection (${idleCount})`, `RSS growth, ${slowSize / MiB} MiB to a slow reader, MiB`, "slow reader MiB/s"], rows);
-  out(`RSS is the site process (VmRSS). Idle RSS is taken 3 s and ${idleSettleS} s after a 1 KiB transfer through a new link, and ${idleSettleS} s after the same link carried ${burstSize / MiB} MiB on 8 streams (the last pair's burst; the others' came a few seconds earlier). The slow reader takes ${slowRate} MiB/s; the growth is the peak during the transfer over the RSS just before it.`);
+  table(["runtime", "idle RSS MiB, 3 s", `idle RSS MiB, ${idleSettleS} s`, `${idleSettleS} s after ${burstSize / MiB} MiB on 8 streams`, `KiB per idle connection (${idleCount})`, `connections/s beside them, vs none open`, `RSS growth, ${slowSize / MiB} MiB to a slow reader, MiB`, "slow reader MiB/s"], rows);
+  out(`RSS is the site process (VmRSS). Idle RSS is taken 3 s and ${idleSettleS} s after a 1 KiB transfer through a new link, and ${idleSettleS} s after the same link carried ${burstSize / MiB} MiB on 8 streams (the last pair's burst; the others' came a few seconds earlier). The slow reader takes ${slowRate} MiB/s; the growth is the peak during the transfer over the RSS just before it. Connections beside them: ${connCount} short connections, 16 at a time, through the same link while the idle ones are open, as a ratio to ${connCount} through the same pair just before they were opened (the median of the runs' own ratios; ${warmUpConnections} untimed connections before those).`);
   out();
 }
 
