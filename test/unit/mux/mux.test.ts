@@ -3,38 +3,14 @@ import { GROW_AFTER_WINDOWS, LATE_CREDITS_TO_SHRINK, LINK_WINDOW_GROWTH, MAX_WIN
 import { encodeFrame, FRAME_HEADER_BYTES, FrameType, encodeU32, MAX_MESSAGE_BYTES } from "../../../src/protocol/frames.ts";
 import { encodeOpen, type Open, ResetCode } from "../../../src/protocol/messages.ts";
 import { ProtocolError } from "../../../src/errors.ts";
+import { muxPair } from "../../helpers/mux-pair.ts";
 
 const WINDOW = 65536;
 const open = (routingKey: string): Open => ({ routingKey, origin: "west", path: ["east"] });
 
 /** Two muxes joined in memory; pump() moves messages until both are quiet. */
 function pair(options: { window?: number; maxStreams?: number } = {}) {
-  const accepted: { stream: MuxStream; open: Open }[] = [];
-  const make = (role: "dialer" | "acceptor") =>
-    new Mux({
-      role,
-      windowBytes: options.window ?? WINDOW,
-      maxStreams: options.maxStreams ?? 100,
-      onOutput: () => {},
-      onStream: (stream, open) => accepted.push({ stream, open }),
-      onControl: () => {},
-    });
-  const a = make("dialer");
-  const b = make("acceptor");
-  a.setPeerLimits(options.window ?? WINDOW, options.maxStreams ?? 100);
-  b.setPeerLimits(options.window ?? WINDOW, options.maxStreams ?? 100);
-  const pump = () => {
-    for (let moved = true; moved; ) {
-      moved = false;
-      for (const [from, to] of [[a, b], [b, a]] as const) {
-        for (let m = from.takeMessage(); m !== undefined; m = from.takeMessage()) {
-          to.receive(m);
-          moved = true;
-        }
-      }
-    }
-  };
-  return { a, b, accepted, pump };
+  return muxPair({ window: options.window ?? WINDOW, maxStreams: options.maxStreams });
 }
 
 function recorder(stream: MuxStream, options: { autoConsume?: boolean } = {}) {

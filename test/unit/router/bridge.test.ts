@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { Mux, type MuxStream, QUEUED_DATA_HIGH_WATER } from "../../../src/mux/mux.ts";
 import type { TcpSocket, TcpSocketHandlers } from "../../../src/platform/types.ts";
 import { bridgeSocketToStream, bridgeSockets, bridgeStreams, type HeldBytes } from "../../../src/router/bridge.ts";
+import { muxPair } from "../../helpers/mux-pair.ts";
 
 const CHUNK = 65536;
 /** Windows large enough that credit never stops a writer in these tests. */
@@ -21,28 +22,8 @@ function link(): Mux {
 const stream = (mux: Mux): MuxStream => mux.openStream({ routingKey: "k", origin: "west", path: ["east"] });
 const open = { routingKey: "k", origin: "west", path: ["east"] };
 
-/** Two muxes joined in memory: streams `a` opens arrive in `accepted`; pump() moves messages until both are quiet. */
-function pair() {
-  const accepted: MuxStream[] = [];
-  const make = (role: "dialer" | "acceptor") =>
-    new Mux({ role, windowBytes: WINDOW, maxStreams: 100, onOutput: () => {}, onStream: (s) => accepted.push(s), onControl: () => {} });
-  const a = make("dialer");
-  const b = make("acceptor");
-  a.setPeerLimits(WINDOW, 100);
-  b.setPeerLimits(WINDOW, 100);
-  const pump = () => {
-    for (let moved = true; moved; ) {
-      moved = false;
-      for (const [from, to] of [[a, b], [b, a]] as const) {
-        for (let m = from.takeMessage(); m !== undefined; m = from.takeMessage()) {
-          to.receive(m);
-          moved = true;
-        }
-      }
-    }
-  };
-  return { a, accepted, pump };
-}
+/** Two muxes joined in memory: streams `a` opens arrive in `accepted`. */
+const pair = () => muxPair({ window: WINDOW });
 
 /** A TcpSocket the test feeds by hand, recording whether it is paused; `full` makes its writes push back. */
 function fakeSocket() {
@@ -89,7 +70,7 @@ describe("a socket's bridge", () => {
     const held: HeldBytes = { bytes: 100 }; // other bridges' bytes
     bridgeSocketToStream(socket, a.openStream(open), done, held);
     pump();
-    const far = accepted[0]!;
+    const far = accepted[0]!.stream;
     socket.full = true;
     far.write(new Uint8Array(3000));
     far.write(new Uint8Array(2000));
@@ -107,7 +88,7 @@ describe("a socket's bridge", () => {
     bridgeSocketToStream(socket, a.openStream(open), done, held);
     pump();
     socket.full = true;
-    accepted[0]!.write(new Uint8Array(4000));
+    accepted[0]!.stream.write(new Uint8Array(4000));
     pump();
     expect(held.bytes).toBe(4000);
     socket.closed(new Error("connection reset by peer"));
