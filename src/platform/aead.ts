@@ -1,7 +1,7 @@
-// Picks the record cipher for this runtime: node:crypto (synchronous) on Node
-// and Bun; on Deno the system's OpenSSL through FFI (aead-openssl-deno.ts),
-// or, where that cannot load, node:crypto for small records and WebCrypto for
-// large ones (aead-split.ts). SKIFF_AEAD=webcrypto|node:crypto|split|openssl
+// Picks the record cipher for this runtime: node:crypto (synchronous) on Node;
+// on Deno and Bun the system's OpenSSL through FFI (aead-openssl.ts), or,
+// where that cannot load, on Bun node:crypto, and on Deno node:crypto for
+// small records and WebCrypto for large ones (aead-split.ts). SKIFF_AEAD=webcrypto|node:crypto|split|openssl
 // overrides the choice, so they can be compared on one runtime (scripts/bench).
 
 import { detectRuntime } from "./detect.ts";
@@ -26,10 +26,17 @@ export interface RecordCipherChoice {
 async function choose(): Promise<RecordCipherChoice> {
   const runtime = detectRuntime();
   const asked = override(runtime);
-  const wanted = asked ?? (runtime === "deno" ? "openssl" : "node:crypto");
+  const wanted = asked ?? (runtime === "node" ? "node:crypto" : "openssl");
   if (wanted === "node:crypto") return { aead: (await import("./aead-node.ts")).nodeCryptoAead };
   if (wanted === "webcrypto") return { aead: webCryptoAead };
   if (wanted === "split") return { aead: (await import("./aead-split.ts")).splitAead };
+  if (wanted === "openssl" && runtime === "bun") {
+    const openSsl = await (await import("./aead-openssl-bun.ts")).loadOpenSslAead();
+    if (!(openSsl instanceof Error)) return { aead: openSsl };
+    if (asked !== undefined) throw new Error(`SKIFF_AEAD=openssl: ${openSsl.message}`);
+    // As fast per record; it only allocates more (aead-openssl.ts), so no warning.
+    return { aead: (await import("./aead-node.ts")).nodeCryptoAead };
+  }
   if (wanted === "openssl" && runtime === "deno") {
     const openSsl = (await import("./aead-openssl-deno.ts")).loadOpenSslAead();
     if (!(openSsl instanceof Error)) return { aead: openSsl };
@@ -41,7 +48,7 @@ async function choose(): Promise<RecordCipherChoice> {
         "run with -A or --allow-ffi on a host with libcrypto 3 (Debian and Ubuntu: libssl3)",
     };
   }
-  throw new Error(`SKIFF_AEAD=${wanted} is not a record cipher here; use webcrypto, node:crypto or split (or openssl on Deno)`);
+  throw new Error(`SKIFF_AEAD=${wanted} is not a record cipher here; use webcrypto, node:crypto or split (or openssl on Deno and Bun)`);
 }
 
 let chosen: Promise<RecordCipherChoice> | undefined;

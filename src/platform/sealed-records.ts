@@ -1,5 +1,5 @@
 // Buffers for sealed records, shared by the synchronous record ciphers
-// (aead-node.ts, aead-openssl-deno.ts): aligned, and pooled when large.
+// (aead-node.ts, aead-openssl.ts): aligned, and pooled when large.
 
 import { BufferPool } from "./buffer-pool.ts";
 

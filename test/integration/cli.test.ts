@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { REPO_ROOT, RUNTIMES, runScript, runtimeCommand, spawnScript, stopProcess, waitForLine } from "../helpers/runtimes.ts";
 import { SiteProcess, siteYaml, startSites } from "../helpers/sites.ts";
 import { echoServer, exchange, pattern, sha256, type TestServer, waitForRoute } from "../helpers/traffic.ts";
@@ -150,6 +150,20 @@ describe("joining a site with the token commands", () => {
   });
 });
 
+/** The log of site `name` (in `child`) until it has started and 200 ms more; the site is stopped then. */
+async function logUntilStarted(child: ChildProcess, name: string): Promise<string> {
+  let log = "";
+  child.stdout!.on("data", (d) => (log += d.toString()));
+  child.stderr!.on("data", (d) => (log += d.toString()));
+  try {
+    await waitForLine(child, new RegExp(`site ${name} is running`), 30_000);
+    await new Promise((r) => setTimeout(r, 200));
+  } finally {
+    await stopProcess(child);
+  }
+  return log;
+}
+
 describe.skipIf(!RUNTIMES.includes("deno"))("skiff run on Deno: the record cipher", () => {
   let dir: string;
   beforeAll(() => {
@@ -162,17 +176,7 @@ describe.skipIf(!RUNTIMES.includes("deno"))("skiff run on Deno: the record ciphe
     const file = path.join(dir, `${name}.yaml`);
     writeFileSync(file, siteYaml({ name, runtime: "deno" }));
     const deno = runtimeCommand("deno")[0]!;
-    const child = spawn(deno, ["run", ...permissions, "src/cli.ts", "run", "--config", file], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
-    let log = "";
-    child.stdout!.on("data", (d) => (log += d.toString()));
-    child.stderr!.on("data", (d) => (log += d.toString()));
-    try {
-      await waitForLine(child, new RegExp(`site ${name} is running`), 30_000);
-      await new Promise((r) => setTimeout(r, 200));
-    } finally {
-      await stopProcess(child);
-    }
-    return log;
+    return logUntilStarted(spawn(deno, ["run", ...permissions, "src/cli.ts", "run", "--config", file], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] }), name);
   };
 
   it("without FFI permission, says so at start and which cipher it uses instead", async () => {
@@ -187,5 +191,33 @@ describe.skipIf(!RUNTIMES.includes("deno"))("skiff run on Deno: the record ciphe
     expect(line).not.toBeNull();
     if (line![1] === "openssl") expect(log).not.toMatch(/WARN/);
     else expect(log).toMatch(/WARN .*libcrypto 3 was not found/);
+  });
+});
+
+describe.skipIf(!RUNTIMES.includes("bun"))("skiff run on Bun: the record cipher", () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), "skiff-bun-cipher-"));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Start a Bun site with this extra environment; resolve with its log once it has started, then stop it. */
+  const startLog = async (name: string, env: Record<string, string>): Promise<string> => {
+    const file = path.join(dir, `${name}.yaml`);
+    writeFileSync(file, siteYaml({ name, runtime: "bun" }));
+    return logUntilStarted(spawnScript("bun", "src/cli.ts", ["run", "--config", file], { env: { ...process.env, ...env } }), name);
+  };
+
+  it("seals with OpenSSL where libcrypto 3 loads, else with node:crypto, and warns of neither", async () => {
+    const log = await startLog("bundefault", {});
+    const line = /site bundefault is running on bun .*; link records sealed with (\S+)/.exec(log);
+    expect(line).not.toBeNull();
+    expect(["openssl", "node:crypto"]).toContain(line![1]);
+    expect(log).not.toMatch(/WARN/);
+  });
+
+  it("takes node:crypto when SKIFF_AEAD asks for it", async () => {
+    const log = await startLog("bunnode", { SKIFF_AEAD: "node:crypto" });
+    expect(log).toMatch(/site bunnode is running on bun .*; link records sealed with node:crypto/);
   });
 });

@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { nodeCryptoAead } from "../../../src/platform/aead-node.ts";
 import { webCryptoAead } from "../../../src/platform/aead-web.ts";
 import { SPLIT_AT, splitAead } from "../../../src/platform/aead-split.ts";
+import { type LibCrypto, LIBCRYPTO_NAMES, openLibCrypto, openSslAead } from "../../../src/platform/aead-openssl.ts";
 import type { RecordAead } from "../../../src/platform/types.ts";
 import { RecordOpener, RecordSealer, RecordWriter, type OpenedRecord } from "../../../src/link/records.ts";
 import { SecurityError } from "../../../src/errors.ts";
@@ -186,5 +187,39 @@ describe("record ciphers agree", () => {
     expect(sealer.trySeal(Uint8Array.of(2))).toBeUndefined();
     await pending;
     expect(sealer.trySeal(Uint8Array.of(2))).toBeInstanceOf(Uint8Array);
+  });
+});
+
+describe("loading libcrypto 3 for the OpenSSL record cipher (Deno and Bun)", () => {
+  const notFound = (name: string): LibCrypto => {
+    throw new Error(`${name}: cannot open shared object file`);
+  };
+
+  it("tries every name for the operating system and says what each attempt met", () => {
+    const tried: string[] = [];
+    const aead = openSslAead(() => openLibCrypto("darwin", (name) => (tried.push(name), notFound(name)), () => undefined));
+    expect(tried).toEqual(LIBCRYPTO_NAMES.darwin);
+    expect(aead).toBeInstanceOf(Error);
+    expect((aead as Error).message).toMatch(/^libcrypto 3 was not found: libcrypto\.3\.dylib: cannot open shared object file; /);
+  });
+
+  it("stops at an error every name would meet, and reports that one", () => {
+    const tried: string[] = [];
+    const refused = Object.assign(new Error("Requires ffi access"), { name: "NotCapable" });
+    const dlopen = (name: string): LibCrypto => {
+      tried.push(name);
+      throw refused;
+    };
+    const fatal = (e: Error) => (e.name === "NotCapable" ? new Error("FFI is not permitted") : undefined);
+    const aead = openSslAead(() => openLibCrypto("linux", dlopen, fatal));
+    expect(tried).toEqual(["libcrypto.so.3"]);
+    expect((aead as Error).message).toBe("FFI is not permitted");
+  });
+
+  it("takes the first name that loads", () => {
+    const lib = {} as LibCrypto;
+    const aead = openSslAead(() => openLibCrypto("darwin", (name) => (name === LIBCRYPTO_NAMES.darwin![1] ? lib : notFound(name)), () => undefined));
+    expect(aead).not.toBeInstanceOf(Error);
+    expect((aead as RecordAead).name).toBe("openssl");
   });
 });
