@@ -308,12 +308,30 @@ export async function validatePeerCertificate(der: Uint8Array, options: Validati
   };
 }
 
-async function importTrustKey(trust: TrustAnchor): Promise<CryptoKey> {
-  if (!isP256Spki(trust.publicKeySpki)) {
+/**
+ * The pinned CA key as a WebCrypto key, imported once per pin: a site checks
+ * every peer against the same one, and an import costs about as much as the
+ * signature check itself. The bytes are compared at every use, so a pin whose
+ * bytes change is imported again.
+ */
+const trustKeys = new WeakMap<Uint8Array, { spki: Uint8Array; key: Promise<CryptoKey> }>();
+
+function importTrustKey(trust: TrustAnchor): Promise<CryptoKey> {
+  const cached = trustKeys.get(trust.publicKeySpki);
+  if (cached !== undefined && bytesEqual(cached.spki, trust.publicKeySpki)) return cached.key;
+  const key = importTrustKeyNow(trust.publicKeySpki);
+  // A refused key is not kept: the next peer gets the same error, worked out again.
+  trustKeys.set(trust.publicKeySpki, { spki: trust.publicKeySpki.slice(), key });
+  key.catch(() => trustKeys.delete(trust.publicKeySpki));
+  return key;
+}
+
+async function importTrustKeyNow(spki: Uint8Array): Promise<CryptoKey> {
+  if (!isP256Spki(spki)) {
     throw new SecurityError("the pinned CA key is not an ECDSA P-256 key; check the site's CA configuration");
   }
   try {
-    return await subtle.importKey("spki", bufferSource(trust.publicKeySpki), ecdsaP256, false, ["verify"]);
+    return await subtle.importKey("spki", bufferSource(spki), ecdsaP256, false, ["verify"]);
   } catch (err) {
     throw new SecurityError("the pinned CA key is not a valid P-256 key", { cause: err });
   }

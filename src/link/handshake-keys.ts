@@ -1,8 +1,9 @@
-// The SL1 key schedule: RFC 8446 section 7.1 (no PSK) on WebCrypto, with
-// Skiff's own label prefix so SL1 keys can never equal TLS keys. HKDF is built
-// on HMAC because WebCrypto's HKDF cannot expand a given pseudorandom key.
+// The SL1 key schedule: RFC 8446 section 7.1 (no PSK), with Skiff's own label
+// prefix so SL1 keys can never equal TLS keys. HKDF is built on HMAC (RFC 5869),
+// computed synchronously (src/platform/hmac.ts); traffic keys are WebCrypto keys.
 
 import { concatBytes } from "../core/bytes.ts";
+import { hmacSha256Now, macsEqual, sha256Now } from "../platform/hmac.ts";
 
 const subtle = globalThis.crypto.subtle;
 const encoder = new TextEncoder();
@@ -22,19 +23,11 @@ export function bufferSource(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
 }
 
 export async function sha256(data: Uint8Array): Promise<Uint8Array> {
-  return new Uint8Array(await subtle.digest("SHA-256", bufferSource(data)));
-}
-
-export function importHmacKey(key: Uint8Array, usages: KeyUsage[] = ["sign"]): Promise<CryptoKey> {
-  // An empty HMAC key is legal in HKDF (RFC 5869 allows any salt); WebCrypto
-  // refuses zero-length raw keys, and a 64-byte zero block is equivalent under HMAC.
-  const raw = key.byteLength === 0 ? new Uint8Array(64) : key;
-  return subtle.importKey("raw", bufferSource(raw), { name: "HMAC", hash: "SHA-256" }, false, usages);
+  return sha256Now(data);
 }
 
 export async function hmacSha256(key: Uint8Array, data: Uint8Array): Promise<Uint8Array> {
-  const k = await importHmacKey(key);
-  return new Uint8Array(await subtle.sign("HMAC", k, bufferSource(data)));
+  return hmacSha256Now(key, data);
 }
 
 /** HKDF-Extract (RFC 5869 section 2.2). */
@@ -47,12 +40,11 @@ export async function hkdfExpand(prk: Uint8Array, info: Uint8Array, length: numb
   if (!Number.isInteger(length) || length < 0 || length > 255 * hashBytes) {
     throw new RangeError(`HKDF-Expand length ${length} is outside 0..${255 * hashBytes}`);
   }
-  const key = await importHmacKey(prk);
   const out = new Uint8Array(length);
-  let block = empty;
+  let block: Uint8Array = empty;
   for (let i = 1, offset = 0; offset < length; i++) {
     const input = concatBytes(block, info, Uint8Array.of(i));
-    block = new Uint8Array(await subtle.sign("HMAC", key, bufferSource(input)));
+    block = hmacSha256Now(prk, input);
     out.set(block.subarray(0, Math.min(hashBytes, length - offset)), offset);
     offset += hashBytes;
   }
@@ -163,12 +155,9 @@ export function nextTrafficSecret(secret: Uint8Array, prefix: string = skiffLabe
   return hkdfExpandLabel(secret, "traffic upd", empty, hashBytes, prefix);
 }
 
-/** The HMAC key for a Finished message (RFC 8446 section 4.4.4). */
-export async function deriveFinishedKey(secret: Uint8Array, prefix: string = skiffLabelPrefix): Promise<CryptoKey> {
-  const raw = await hkdfExpandLabel(secret, "finished", empty, hashBytes, prefix);
-  const key = await importHmacKey(raw, ["sign", "verify"]);
-  raw.fill(0);
-  return key;
+/** The HMAC key for a Finished message (RFC 8446 section 4.4.4). The caller wipes it. */
+function deriveFinishedKey(secret: Uint8Array, prefix: string): Promise<Uint8Array> {
+  return hkdfExpandLabel(secret, "finished", empty, hashBytes, prefix);
 }
 
 /** Finished MAC: HMAC(finished_key(secret), transcript hash). */
@@ -178,16 +167,18 @@ export async function computeFinished(
   prefix: string = skiffLabelPrefix,
 ): Promise<Uint8Array> {
   const key = await deriveFinishedKey(secret, prefix);
-  return new Uint8Array(await subtle.sign("HMAC", key, bufferSource(transcriptHash)));
+  const mac = hmacSha256Now(key, transcriptHash);
+  key.fill(0);
+  return mac;
 }
 
-/** Check a Finished MAC in constant time (WebCrypto's HMAC verify). */
+/** Check a Finished MAC in constant time. */
 export async function verifyFinished(
   secret: Uint8Array,
   mac: Uint8Array,
   transcriptHash: Uint8Array,
   prefix: string = skiffLabelPrefix,
 ): Promise<boolean> {
-  const key = await deriveFinishedKey(secret, prefix);
-  return subtle.verify("HMAC", key, bufferSource(mac), bufferSource(transcriptHash));
+  const expected = await computeFinished(secret, transcriptHash, prefix);
+  return macsEqual(expected, mac);
 }

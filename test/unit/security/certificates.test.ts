@@ -302,4 +302,21 @@ describe("validatePeerCertificate", () => {
     const err = await rejection(net.east.certificate, { trust: net.rogueCa.trust });
     expect(err.problem).toBe("untrusted");
   });
+
+  it("checks against the pin's bytes as they are now, when they were changed in place since the last peer", async () => {
+    const net = await network();
+    const pin = { publicKeySpki: net.ca.trust.publicKeySpki.slice() };
+    expect((await validate(net.east.certificate, { trust: pin })).siteName).toBe("east");
+    pin.publicKeySpki.set(net.rogueCa.trust.publicKeySpki);
+    expect((await rejection(net.east.certificate, { trust: pin })).problem).toBe("untrusted");
+    expect((await validate(net.eastRogue.certificate, { trust: pin })).siteName).toBe("east");
+  });
+
+  it("refuses a pin that is not a P-256 key at every peer, not only the first", async () => {
+    const net = await network();
+    const pin = { publicKeySpki: net.ca.trust.publicKeySpki.slice(0, 40) };
+    for (let i = 0; i < 2; i++) {
+      await expect(validate(net.east.certificate, { trust: pin })).rejects.toThrow(/the pinned CA key is not an ECDSA P-256 key/);
+    }
+  });
 });
