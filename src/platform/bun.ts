@@ -266,10 +266,10 @@ function cpuMicros(): number {
 }
 
 export function createBunPlatform(): Platform {
-  // Give back what start-up and each burst left behind, once the site is quiet (shrink-when-quiet.ts).
-  if (typeof Bun.shrink === "function") {
-    shrinkWhenQuiet(() => Bun.shrink?.(), cpuMicros);
-  }
+  // Give back what start-up and each burst left behind, once the site is quiet (shrink-when-quiet.ts):
+  // start-up's compiled code once, then only what a full collection frees.
+  const collectFully = () => Bun.gc(true);
+  shrinkWhenQuiet({ first: typeof Bun.shrink === "function" ? () => Bun.shrink?.() : collectFully, afterBusy: collectFully }, cpuMicros);
   // Free the buffers a slow reader leaves for a full collection before they pile up (collect-when-heavy.ts).
   collectWhenHeavy(() => Bun.gc(true), () => process.memoryUsage().external, cpuMicros);
   return {

@@ -1,5 +1,6 @@
 // A site gives back what its engine no longer needs once it has gone quiet,
-// once per quiet spell, never while it is busy, and not as a burst begins.
+// once per quiet spell, never while it is busy, and not as a burst begins;
+// compiled code only the first time.
 
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { CONFIRM_CPU_SHARE, CONFIRM_QUIET_MS, QUIET_CHECK_MS, QUIET_CPU_SHARE, shrinkWhenQuiet } from "../../../src/platform/shrink-when-quiet.ts";
@@ -9,8 +10,13 @@ const cpuFor = (share: number) => QUIET_CHECK_MS * 1000 * share;
 
 describe("shrinkWhenQuiet", () => {
   let cpu: number;
+  /** Called at the first quiet spell (drops compiled code). */
   let shrink: ReturnType<typeof vi.fn<() => void>>;
+  /** Called at each later quiet spell after a busy one (keeps it). */
+  let collect: ReturnType<typeof vi.fn<() => void>>;
   let stop: () => void;
+  /** Quiet spells that gave memory back, of either kind. */
+  const gaveBack = () => shrink.mock.calls.length + collect.mock.calls.length;
   /** One check interval in which the process used `share` of a core, then the check's confirmation, with no CPU used meanwhile. */
   const interval = (share: number) => {
     cpu += cpuFor(share);
@@ -22,7 +28,8 @@ describe("shrinkWhenQuiet", () => {
     vi.useFakeTimers();
     cpu = 0;
     shrink = vi.fn<() => void>();
-    stop = shrinkWhenQuiet(shrink, () => cpu);
+    collect = vi.fn<() => void>();
+    stop = shrinkWhenQuiet({ first: shrink, afterBusy: collect }, () => cpu);
   });
 
   afterEach(() => {
@@ -71,13 +78,26 @@ describe("shrinkWhenQuiet", () => {
     expect(shrink).not.toHaveBeenCalled();
   });
 
-  it("shrinks again once a busy spell is over", () => {
+  it("gives memory back again once a busy spell is over, keeping compiled code: it shrinks only once", () => {
     interval(0);
     interval(0.8);
     interval(0.8);
     expect(shrink).toHaveBeenCalledTimes(1);
+    expect(collect).not.toHaveBeenCalled();
     interval(0);
-    expect(shrink).toHaveBeenCalledTimes(2);
+    expect(collect).toHaveBeenCalledTimes(1);
+    interval(0.8);
+    interval(0);
+    interval(0);
+    expect(collect).toHaveBeenCalledTimes(2);
+    expect(shrink).toHaveBeenCalledTimes(1);
+  });
+
+  it("shrinks at the first quiet spell even when the site was busy from its start", () => {
+    for (let i = 0; i < 5; i++) interval(0.8);
+    interval(0);
+    expect(shrink).toHaveBeenCalledTimes(1);
+    expect(collect).not.toHaveBeenCalled();
   });
 
   it(`counts an interval as quiet below ${QUIET_CPU_SHARE * 100} % of a core`, () => {
@@ -87,12 +107,12 @@ describe("shrinkWhenQuiet", () => {
     expect(shrink).toHaveBeenCalledTimes(1);
   });
 
-  it("does not count the CPU that shrinking itself takes against the next interval", () => {
+  it("does not count the CPU that giving memory back takes against the next interval", () => {
     shrink.mockImplementation(() => {
       cpu += cpuFor(0.5);
     });
     for (let i = 0; i < 5; i++) interval(0);
-    expect(shrink).toHaveBeenCalledTimes(1);
+    expect(gaveBack()).toBe(1);
   });
 
   it("stops when told to, even between a check and its confirmation", () => {
@@ -100,14 +120,14 @@ describe("shrinkWhenQuiet", () => {
     stop();
     vi.advanceTimersByTime(CONFIRM_QUIET_MS);
     interval(0);
-    expect(shrink).not.toHaveBeenCalled();
+    expect(gaveBack()).toBe(0);
   });
 });
 
 describe("shrinkWhenQuiet's timer", () => {
   it("does not keep the process alive", () => {
     const setInterval = vi.spyOn(globalThis, "setInterval");
-    const stop = shrinkWhenQuiet(() => {}, () => 0);
+    const stop = shrinkWhenQuiet({ first() {}, afterBusy() {} }, () => 0);
     const timer = setInterval.mock.results[0]!.value as NodeJS.Timeout;
     expect(timer.hasRef()).toBe(false);
     stop();
