@@ -12,10 +12,10 @@
 //
 // Only the first quiet spell drops compiled code. After a busy spell, the code
 // that traffic ran is what the next traffic runs: a Bun pair that had shrunk
-// 6-12 s before each run of 2,000 short connections made 994-1,410 a second
-// with a p99 of 19-34 ms, and 1,230-1,678 with a p99 of 13-16 ms when it only
-// ran a full collection instead, which keeps the code and gave back all but
-// 2 MiB of what shrinking did after 1 GiB on 8 streams.
+// 6-12 s before each run of 2,000 short connections made 1,014-1,324 a second
+// with a p99 of 21-30 ms, and 1,230-1,678 with a p99 of 13-16 ms when it only
+// ran a full collection instead. That keeps the code and gave back all but
+// 2-3 MiB of what shrinking did after 1 GiB on 8 streams.
 import { unrefTimer } from "./common.ts";
 
 /** How often the site checks whether it has been quiet. */
