@@ -1,8 +1,9 @@
 // Picks the record cipher for this runtime: node:crypto (synchronous) on Node;
 // on Deno and Bun the system's OpenSSL through FFI (aead-openssl.ts), or,
 // where that cannot load, on Bun node:crypto, and on Deno node:crypto for
-// small records and WebCrypto for large ones (aead-split.ts). SKIFF_AEAD=webcrypto|node:crypto|split|openssl
-// overrides the choice, so they can be compared on one runtime (scripts/bench).
+// small records and WebCrypto for large ones (aead-split.ts).
+// SKIFF_AEAD=webcrypto|node:crypto|split|openssl overrides the choice, so they
+// can be compared on one runtime (scripts/bench).
 
 import { detectRuntime } from "./detect.ts";
 import type { RecordAead, RuntimeName } from "./types.ts";
