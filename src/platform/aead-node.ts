@@ -6,16 +6,9 @@ import { Buffer } from "node:buffer";
 import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from "node:crypto";
 import type { AeadKey, RecordAead } from "./types.ts";
 import { recycleSealedRecord, sealedRecordBuffer } from "./sealed-records.ts";
+import { plainBytes } from "./common.ts";
 
 const TAG_BYTES = 16;
-
-/**
- * The same bytes as a plain Uint8Array. A Buffer's slice() is a view, not a copy as
- * Uint8Array's is, and callers of the contract may rely on the latter.
- */
-function plain(buffer: Buffer): Uint8Array {
-  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
-}
 
 class NodeCryptoKey implements AeadKey {
   readonly synchronousUpTo = Infinity;
@@ -47,7 +40,7 @@ class NodeCryptoKey implements AeadKey {
     const opened = decipher.update(sealed.subarray(0, split));
     // final() throws "Unsupported state or unable to authenticate data" on a bad tag.
     decipher.final();
-    return plain(opened);
+    return plainBytes(opened);
   }
 
   recycle(sealed: Uint8Array): void {

@@ -4,7 +4,7 @@
 // libcrypto 3, aead.ts keeps node:crypto.
 
 import process from "node:process";
-import { type LibCrypto, libCryptoSignatures, openLibCrypto, openSslAead } from "./aead-openssl.ts";
+import { type LibCrypto, libCryptoSymbols, openLibCrypto, openSslAead } from "./aead-openssl.ts";
 import type { RecordAead } from "./types.ts";
 
 type BunType = "ptr" | "i32" | "void";
@@ -13,10 +13,9 @@ interface BunFfi {
   dlopen(path: string, symbols: Record<string, { args: BunType[]; returns: BunType }>): { symbols: unknown };
 }
 
-const SYMBOLS = Object.fromEntries(
-  Object.entries(libCryptoSignatures<BunType>({ pointer: "ptr", buffer: "ptr", i32: "i32", void: "void" })).map(
-    ([name, [args, returns]]) => [name, { args, returns }],
-  ),
+const SYMBOLS = libCryptoSymbols<BunType, { args: BunType[]; returns: BunType }>(
+  { pointer: "ptr", buffer: "ptr", i32: "i32", void: "void" },
+  (args, returns) => ({ args, returns }),
 );
 
 /** The OpenSSL record cipher, or an Error saying why it cannot load here. */

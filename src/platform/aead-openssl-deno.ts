@@ -2,7 +2,7 @@
 // needs FFI permission (`deno run -A` or --allow-ffi) and libcrypto 3; without
 // either, aead.ts keeps the split cipher (aead-split.ts).
 
-import { type LibCrypto, libCryptoSignatures, openLibCrypto, openSslAead } from "./aead-openssl.ts";
+import { type LibCrypto, libCryptoSymbols, openLibCrypto, openSslAead } from "./aead-openssl.ts";
 import type { RecordAead } from "./types.ts";
 
 type DenoType = "pointer" | "buffer" | "i32" | "void";
@@ -12,10 +12,9 @@ interface DenoFfi {
   dlopen(path: string, symbols: Record<string, { parameters: DenoType[]; result: DenoType }>): { symbols: unknown };
 }
 
-const SYMBOLS = Object.fromEntries(
-  Object.entries(libCryptoSignatures<DenoType>({ pointer: "pointer", buffer: "buffer", i32: "i32", void: "void" })).map(
-    ([name, [parameters, result]]) => [name, { parameters, result }],
-  ),
+const SYMBOLS = libCryptoSymbols<DenoType, { parameters: DenoType[]; result: DenoType }>(
+  { pointer: "pointer", buffer: "buffer", i32: "i32", void: "void" },
+  (parameters, result) => ({ parameters, result }),
 );
 
 /** The OpenSSL record cipher, or an Error saying why it cannot load here. */

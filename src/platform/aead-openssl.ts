@@ -33,17 +33,20 @@ export interface LibCrypto {
   EVP_CIPHER_CTX_ctrl(ctx: Pointer, type: number, arg: number, ptr: Uint8Array): number;
 }
 
-/** The C functions of LibCrypto, as (parameter types, result type), in the words of `kinds`. */
-export function libCryptoSignatures<T>(kinds: { pointer: T; buffer: T; i32: T; void: T }): Record<keyof LibCrypto, [T[], T]> {
+/**
+ * The C signatures of LibCrypto's functions as a runtime's dlopen() wants them:
+ * `kinds` names its types, `describe` shapes one function's entry.
+ */
+export function libCryptoSymbols<T, S>(kinds: { pointer: T; buffer: T; i32: T; void: T }, describe: (parameters: T[], result: T) => S): Record<keyof LibCrypto, S> {
   const { pointer, buffer, i32 } = kinds;
   return {
-    EVP_CIPHER_CTX_new: [[], pointer],
-    EVP_CIPHER_CTX_free: [[pointer], kinds.void],
-    EVP_aes_256_gcm: [[], pointer],
-    EVP_CipherInit_ex: [[pointer, pointer, pointer, buffer, buffer, i32], i32],
-    EVP_CipherUpdate: [[pointer, buffer, buffer, buffer, i32], i32],
-    EVP_CipherFinal_ex: [[pointer, buffer, buffer], i32],
-    EVP_CIPHER_CTX_ctrl: [[pointer, i32, i32, buffer], i32],
+    EVP_CIPHER_CTX_new: describe([], pointer),
+    EVP_CIPHER_CTX_free: describe([pointer], kinds.void),
+    EVP_aes_256_gcm: describe([], pointer),
+    EVP_CipherInit_ex: describe([pointer, pointer, pointer, buffer, buffer, i32], i32),
+    EVP_CipherUpdate: describe([pointer, buffer, buffer, buffer, i32], i32),
+    EVP_CipherFinal_ex: describe([pointer, buffer, buffer], i32),
+    EVP_CIPHER_CTX_ctrl: describe([pointer, i32, i32, buffer], i32),
   };
 }
 

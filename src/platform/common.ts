@@ -134,6 +134,14 @@ export function isWebSocketUpgrade(request: Request): boolean {
 
 export const textEncoder = new TextEncoder();
 
+/**
+ * A node:crypto Buffer as a plain Uint8Array over the same bytes. A Buffer's
+ * slice() is a view, not a copy as Uint8Array's is, and callers may rely on the latter.
+ */
+export function plainBytes(buffer: Uint8Array): Uint8Array {
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
+
 /** What an upgrade callback returned: handlers accept, anything else is the refusing Response. */
 export function isHandlers(answer: unknown): answer is WebSocketHandlers {
   const a = answer as { message?: unknown; open?: unknown; close?: unknown } | null;
